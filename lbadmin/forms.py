@@ -1,0 +1,103 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.models import User
+
+from .models import AuditEntry, ClusterSettings, Director, RedundancySettings
+from .roles import ROLE_CHOICES
+
+
+class ClusterSettingsForm(forms.ModelForm):
+    class Meta:
+        model = ClusterSettings
+        fields = ["primary", "primary_private", "network", "nat_router_ip", "nat_nmask", "nat_router_device",
+                  "tcp_timeout", "tcpfin_timeout", "udp_timeout", "service", "debug_level", "rsh_command",
+                  "hard_shutdown", "active_cmd", "inactive_cmd", "ipvsadm_path"]
+
+
+class RedundancySettingsForm(forms.ModelForm):
+    class Meta:
+        model = RedundancySettings
+        fields = ["backup_active", "backup", "backup_private", "heartbeat", "keepalive", "deadtime",
+                  "heartbeat_port", "monitor_links", "syncdaemon", "syncd_iface", "syncd_id"]
+
+
+class DirectorForm(forms.ModelForm):
+    class Meta:
+        model = Director
+        fields = ["name", "address", "transport", "ssh_port", "ssh_user", "ssh_key_path", "host_key",
+                  "drift_policy", "enabled"]
+        widgets = {"host_key": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+
+
+class UserCreateForm(forms.ModelForm):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 10 characters.")
+
+    class Meta:
+        model = User
+        fields = ["username", "first_name", "last_name", "email"]
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        password_validation.validate_password(password, User(username=self.data.get("username", "")))
+        return password
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        user.set_password(self.cleaned_data["password"])
+        if commit:
+            user.save()
+        return user
+
+
+class UserEditForm(forms.ModelForm):
+    role = forms.ChoiceField(choices=ROLE_CHOICES)
+
+    class Meta:
+        model = User
+        fields = ["first_name", "last_name", "email", "is_active"]
+
+
+class AuditFilterForm(forms.Form):
+    user = forms.CharField(required=False)
+    action = forms.ChoiceField(required=False)
+    object_type = forms.ChoiceField(required=False)
+    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    q = forms.CharField(required=False, label="Text")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        actions = AuditEntry.objects.order_by().values_list("action", flat=True).distinct()
+        types = AuditEntry.objects.order_by().values_list("object_type", flat=True).distinct()
+        self.fields["action"].choices = [("", "any")] + [(a, a) for a in sorted(set(actions))]
+        self.fields["object_type"].choices = [("", "any")] + [(t, t) for t in sorted(set(types)) if t]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "Must be after 'since'.")
+        return data
+
+    def filter(self, queryset):
+        from django.db.models import Q
+
+        data = self.cleaned_data
+        if data.get("user"):
+            queryset = queryset.filter(username__icontains=data["user"])
+        if data.get("action"):
+            queryset = queryset.filter(action=data["action"])
+        if data.get("object_type"):
+            queryset = queryset.filter(object_type=data["object_type"])
+        if data.get("since"):
+            queryset = queryset.filter(time__gte=data["since"])
+        if data.get("until"):
+            queryset = queryset.filter(time__lte=data["until"])
+        if data.get("q"):
+            text = data["q"]
+            queryset = queryset.filter(
+                Q(object_repr__icontains=text) | Q(message__icontains=text) | Q(request_id__icontains=text)
+                | Q(before__icontains=text) | Q(after__icontains=text) | Q(username__icontains=text)
+            )
+        return queryset
+

@@ -1,0 +1,221 @@
+"""Core models: directors, cluster-wide settings, and the append-only audit log."""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from lbadmin import validators as v
+
+
+class SingletonModel(models.Model):
+    """A settings row that always exists with pk=1."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def load(cls):
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
+class Network(models.TextChoices):
+    NAT = "nat", "NAT"
+    DIRECT = "direct", "Direct routing"
+    TUNNEL = "tunnel", "Tunneling"
+
+
+class ClusterSettings(SingletonModel):
+    """Piranha's GLOBAL SETTINGS and the other global keys of lvs.cf."""
+
+    serial_no = models.PositiveIntegerField(default=0, editable=False)
+    service = models.CharField(max_length=3, choices=[("lvs", "LVS"), ("fos", "FOS")], default="lvs")
+    primary = models.GenericIPAddressField("primary server public IP", blank=True, null=True)
+    primary_private = models.GenericIPAddressField("primary server private IP", blank=True, null=True)
+    network = models.CharField("network type", max_length=6, choices=Network.choices, default=Network.NAT)
+    nat_router_ip = models.GenericIPAddressField("NAT router IP", blank=True, null=True)
+    nat_router_device = models.CharField("NAT router device", max_length=15, blank=True)
+    nat_nmask = models.CharField("NAT router netmask", max_length=39, blank=True)
+    tcp_timeout = models.PositiveIntegerField("TCP timeout (s)", default=0, help_text="0 leaves the kernel's value")
+    tcpfin_timeout = models.PositiveIntegerField("TCP FIN timeout (s)", default=0, help_text="0 leaves the kernel's value")
+    udp_timeout = models.PositiveIntegerField("UDP timeout (s)", default=0, help_text="0 leaves the kernel's value")
+    debug_level = models.CharField(max_length=16, default="NONE", blank=True)
+    rsh_command = models.CharField(max_length=3, choices=[("ssh", "ssh"), ("rsh", "rsh")], default="ssh")
+    hard_shutdown = models.BooleanField(default=False)
+    active_cmd = models.CharField(max_length=255, blank=True)
+    inactive_cmd = models.CharField(max_length=255, blank=True)
+    ipvsadm_path = models.CharField(max_length=255, default="/sbin/ipvsadm")
+
+    class Meta:
+        verbose_name = "global settings"
+        verbose_name_plural = "global settings"
+
+    def __str__(self) -> str:
+        return "Global settings"
+
+    def clean(self):
+        errors = {}
+        v.collect(errors, "nat_router_device", v.device, self.nat_router_device)
+        if self.nat_nmask:
+            family = v.family_of(self.nat_router_ip) if self.nat_router_ip else 4
+            v.collect(errors, "nat_nmask", v.netmask, self.nat_nmask, family)
+        if self.network == Network.NAT and self.nat_router_device and not self.nat_router_ip:
+            errors["nat_router_ip"] = "A NAT router device needs the router's IP."
+        v.collect(errors, "ipvsadm_path", v.absolute_path, self.ipvsadm_path)
+        if errors:
+            raise ValidationError(errors)
+
+
+class RedundancySettings(SingletonModel):
+    """Piranha's REDUNDANCY tab."""
+
+    backup_active = models.BooleanField("redundancy enabled", default=False)
+    backup = models.GenericIPAddressField("backup server public IP", blank=True, null=True)
+    backup_private = models.GenericIPAddressField("backup server private IP", blank=True, null=True)
+    heartbeat = models.BooleanField(default=True)
+    heartbeat_port = models.PositiveIntegerField(default=539)
+    keepalive = models.PositiveIntegerField("heartbeat interval (s)", default=6)
+    deadtime = models.PositiveIntegerField("assume dead after (s)", default=18)
+    monitor_links = models.BooleanField("monitor NIC links for failures", default=False)
+    syncdaemon = models.BooleanField("use sync daemon", default=False)
+    syncd_iface = models.CharField("sync daemon interface", max_length=15, blank=True)
+    syncd_id = models.PositiveSmallIntegerField("sync daemon id", default=0)
+
+    class Meta:
+        verbose_name = "redundancy settings"
+        verbose_name_plural = "redundancy settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(heartbeat_port__gte=1, heartbeat_port__lte=65535), name="redundancy_heartbeat_port_range"),
+            models.CheckConstraint(condition=models.Q(syncd_id__lte=255), name="redundancy_syncd_id_range"),
+        ]
+
+    def __str__(self) -> str:
+        return "Redundancy"
+
+    def clean(self):
+        errors = {}
+        v.collect(errors, "heartbeat_port", v.port, self.heartbeat_port)
+        v.collect(errors, "syncd_iface", v.device, self.syncd_iface)
+        if self.syncd_id is not None and self.syncd_id > 255:
+            errors["syncd_id"] = "The sync daemon id is 0 to 255."
+        if self.keepalive is not None and self.deadtime is not None and self.deadtime <= self.keepalive:
+            errors["deadtime"] = "Must be longer than the heartbeat interval."
+        if self.backup_active and not self.backup:
+            errors["backup"] = "Redundancy needs the backup server's IP."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Director(models.Model):
+    """An LVS node whose kernel table lbadmin keeps equal to the configuration."""
+
+    class Transport(models.TextChoices):
+        LOCAL = "local", "Local (ipvsadm on this host)"
+        SSH = "ssh", "SSH"
+
+    class DriftPolicy(models.TextChoices):
+        REPAIR = "repair", "Repair"
+        REPORT = "report", "Report only"
+
+    class Status(models.TextChoices):
+        UNKNOWN = "unknown", "Unknown"
+        OK = "ok", "In sync"
+        DEGRADED = "degraded", "Degraded"
+        UNREACHABLE = "unreachable", "Unreachable"
+
+    name = models.CharField(max_length=64, unique=True)
+    address = models.CharField(max_length=253, help_text="IP address or host name")
+    transport = models.CharField(max_length=5, choices=Transport.choices, default=Transport.SSH)
+    ssh_port = models.PositiveIntegerField(default=22)
+    ssh_user = models.CharField(max_length=32, default="root")
+    ssh_key_path = models.CharField(max_length=255, blank=True)
+    host_key = models.TextField("pinned host key", blank=True, help_text='One line: "ssh-ed25519 AAAA..."')
+    drift_policy = models.CharField(max_length=6, choices=DriftPolicy.choices, default=DriftPolicy.REPAIR)
+    enabled = models.BooleanField(default=True)
+    status = models.CharField(max_length=11, choices=Status.choices, default=Status.UNKNOWN, editable=False)
+    status_reason = models.TextField(blank=True, editable=False)
+    status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(ssh_port__gte=1, ssh_port__lte=65535), name="director_ssh_port_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        errors = {}
+        v.collect(errors, "name", v.name, self.name)
+        v.collect(errors, "address", v.host, self.address)
+        v.collect(errors, "ssh_port", v.port, self.ssh_port)
+        if self.transport == self.Transport.SSH:
+            v.collect(errors, "ssh_user", v.unix_user, self.ssh_user)
+            if not self.ssh_key_path:
+                errors["ssh_key_path"] = "An SSH director needs a private key path."
+            else:
+                v.collect(errors, "ssh_key_path", v.absolute_path, self.ssh_key_path)
+            if not self.host_key:
+                errors["host_key"] = "Pin the director's host key (ssh-keyscan shows it; check its fingerprint)."
+            else:
+                v.collect(errors, "host_key", v.ssh_public_key, self.host_key)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def host_key_fingerprint(self) -> str:
+        return v.ssh_fingerprint(self.host_key) if self.host_key else ""
+
+
+class AuditQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self):
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEntry(models.Model):
+    """One change, login or logout. Append-only: the model, its queryset and
+    database triggers (see the migration) all refuse UPDATE and DELETE."""
+
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    username = models.CharField(max_length=150, blank=True, db_index=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    action = models.CharField(max_length=32, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action} {self.object_type} {self.object_repr}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit log is append-only.")
+
+    def changes(self) -> list[tuple[str, object, object]]:
+        """Field-by-field difference: (field, before, after) for every field that differs."""
+        before = self.before or {}
+        after = self.after or {}
+        keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

@@ -1,0 +1,195 @@
+"""Pages of the core app: settings, directors, users, audit log, accounts."""
+import csv
+
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import audit
+from .editing import edit_page
+from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
+                    UserCreateForm, UserEditForm)
+from .models import AuditEntry, ClusterSettings, Director, RedundancySettings
+from .roles import ADMIN, VIEWER, check_role, role_of, role_required, set_role
+
+
+def _settings_page(request, model, form_class, template, object_type):
+    instance = model.load()
+    if request.method == "POST":
+        check_role(request.user, ADMIN)
+    return edit_page(request, form_class=form_class, instance=instance, template=template,
+                     object_type=object_type, success_url=request.path)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(VIEWER)
+def global_settings(request):
+    return _settings_page(request, ClusterSettings, ClusterSettingsForm, "lbadmin/global_settings.html", "GlobalSettings")
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(VIEWER)
+def redundancy(request):
+    return _settings_page(request, RedundancySettings, RedundancySettingsForm, "lbadmin/redundancy.html", "Redundancy")
+
+
+# Directors ---------------------------------------------------------------
+
+@require_GET
+@role_required(VIEWER)
+def director_list(request):
+    return render(request, "lbadmin/director_list.html", {"directors": Director.objects.all()})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def director_edit(request, pk: int | None = None):
+    director = get_object_or_404(Director, pk=pk) if pk else Director()
+    return edit_page(request, form_class=DirectorForm, instance=director, template="lbadmin/director_form.html",
+                     success_url=reverse("director_list"))
+
+
+@require_POST
+@role_required(ADMIN)
+def director_delete(request, pk: int):
+    director = get_object_or_404(Director, pk=pk)
+    with transaction.atomic():
+        audit.record("delete", director, before=audit.snapshot(director))
+        director.delete()
+    messages.success(request, f"Deleted director {director}.")
+    return redirect("director_list")
+
+
+# Users -------------------------------------------------------------------
+
+@require_GET
+@role_required(ADMIN)
+def user_list(request):
+    users = User.objects.order_by("username").prefetch_related("groups")
+    return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users]})
+
+
+def _user_snapshot(user: User) -> dict:
+    data = audit.snapshot(user)
+    for key in ("groups", "user_permissions", "date_joined", "is_staff"):
+        data.pop(key, None)
+    data["role"] = role_of(user)
+    return data
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def user_add(request):
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            user = form.save()
+            set_role(user, form.cleaned_data["role"])
+            audit.record("create", user, after=_user_snapshot(user), object_type="User")
+        messages.success(request, f"Created user {user}.")
+        return redirect("user_list")
+    return render(request, "lbadmin/user_form.html", {"form": form, "object": None})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def user_edit(request, pk: int):
+    user = get_object_or_404(User, pk=pk)
+    before = _user_snapshot(user)
+    form = UserEditForm(request.POST or None, instance=user, initial={"role": role_of(user)})
+    if request.method == "POST" and form.is_valid():
+        if user == request.user and (form.cleaned_data["role"] != ADMIN or not form.cleaned_data["is_active"]):
+            form.add_error("role", "You cannot remove your own admin role or deactivate yourself.")
+        else:
+            with transaction.atomic():
+                form.save()
+                set_role(user, form.cleaned_data["role"])
+                audit.record("update", user, before=before, after=_user_snapshot(user), object_type="User")
+            messages.success(request, f"Saved user {user}.")
+            return redirect("user_list")
+    return render(request, "lbadmin/user_form.html", {"form": form, "object": user})
+
+
+# Accounts ----------------------------------------------------------------
+
+@require_http_methods(["GET", "POST"])
+def password_change(request):
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            form.save()
+            audit.record("password_change", request.user, object_type="User")
+        update_session_auth_hash(request, form.user)
+        messages.success(request, "Your password was changed.")
+        return redirect("control")
+    return render(request, "lbadmin/password_change.html", {"form": form})
+
+
+# Audit log ---------------------------------------------------------------
+
+def _filtered_audit(request):
+    form = AuditFilterForm(request.GET or None)
+    entries = AuditEntry.objects.all()
+    if form.is_valid():
+        entries = form.filter(entries)
+    return form, entries
+
+
+@require_GET
+@role_required(VIEWER)
+def audit_list(request):
+    form, entries = _filtered_audit(request)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "lbadmin/audit_list.html", {"form": form, "page": page, "query": query.urlencode()})
+
+
+@require_GET
+@role_required(VIEWER)
+def audit_detail(request, pk: int):
+    entry = get_object_or_404(AuditEntry, pk=pk)
+    return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.changes()})
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_GET
+@role_required(VIEWER)
+def audit_export(request):
+    form, entries = _filtered_audit(request)
+    writer = csv.writer(_Echo())
+    header = ["time", "user", "source_ip", "request_id", "action", "object_type", "object_id", "object", "changes", "message"]
+
+    def rows():
+        yield writer.writerow(header)
+        for e in entries.iterator():
+            changes = "; ".join(f"{k}: {b!r} -> {a!r}" for k, b, a in e.changes())
+            yield writer.writerow([e.time.isoformat(), e.username, e.source_ip or "", e.request_id, e.action,
+                                   e.object_type, e.object_id, e.object_repr, changes, e.message])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="lbadmin-audit.csv"'
+    return response
+
+
+def forbidden(request, exception=None):
+    return render(request, "403.html", {"reason": str(exception or "")}, status=403)
+
+
+def not_found(request, exception=None):
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    return HttpResponse("Internal error. The request id is in the X-Request-ID header.", status=500, content_type="text/plain")

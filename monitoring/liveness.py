@@ -1,0 +1,78 @@
+"""Measured liveness of the product's own processes.
+
+Nothing here is assumed: Redis answers a PING (round trip timed), the
+worker answers a Celery control ping, beat proves itself by the heartbeat
+task it schedules every few seconds, which the worker stamps in Redis with
+the time beat sent it.
+"""
+import os
+import time
+from dataclasses import dataclass
+
+import psutil
+
+HEARTBEAT_KEY = "lbadmin:heartbeat:beat"
+BEAT_STALE_AFTER = 20.0  # seconds: four missed 5 s ticks
+
+
+@dataclass
+class Liveness:
+    name: str
+    up: bool | None  # None: cannot tell (e.g. beat while the worker is down)
+    detail: str
+
+
+def check_web() -> Liveness:
+    proc = psutil.Process(os.getpid())
+    uptime = time.time() - proc.create_time()
+    rss = proc.memory_info().rss / 2**20
+    return Liveness("web", True, f"pid {proc.pid}, up {uptime:.0f} s, {rss:.0f} MiB")
+
+
+def check_redis() -> Liveness:
+    from .redis_client import get_redis
+
+    started = time.perf_counter()
+    try:
+        get_redis().ping()
+    except Exception as exc:  # any failure to talk to Redis is "down", with its reason
+        return Liveness("redis", False, f"no answer: {exc}")
+    return Liveness("redis", True, f"PING {1000 * (time.perf_counter() - started):.1f} ms")
+
+
+def check_worker(timeout: float = 1.0) -> Liveness:
+    from lbadmin.celery import app
+
+    started = time.perf_counter()
+    try:
+        replies = app.control.ping(timeout=timeout)
+    except Exception as exc:
+        return Liveness("worker", False, f"cannot ask: {exc}")
+    if not replies:
+        return Liveness("worker", False, f"no worker answered within {timeout:.0f} s")
+    names = ", ".join(sorted(name for reply in replies for name in reply))
+    return Liveness("worker", True, f"{len(replies)} answering ({names}) in {1000 * (time.perf_counter() - started):.0f} ms")
+
+
+def check_beat(worker_up: bool) -> Liveness:
+    from .redis_client import get_redis
+
+    try:
+        stamp = get_redis().get(HEARTBEAT_KEY)
+    except Exception as exc:
+        return Liveness("beat", None, f"cannot read heartbeat: {exc}")
+    if stamp is None:
+        return Liveness("beat", None if not worker_up else False, "no heartbeat seen yet")
+    age = time.time() - float(stamp)
+    if age <= BEAT_STALE_AFTER:
+        return Liveness("beat", True, f"last tick {age:.0f} s ago")
+    if not worker_up:
+        return Liveness("beat", None, f"last tick {age:.0f} s ago; the worker is down, so beat cannot be judged")
+    return Liveness("beat", False, f"last tick {age:.0f} s ago")
+
+
+def check_all() -> list[Liveness]:
+    web, redis_ = check_web(), check_redis()
+    worker = check_worker() if redis_.up else Liveness("worker", None, "Redis is down")
+    beat = check_beat(bool(worker.up)) if redis_.up else Liveness("beat", None, "Redis is down")
+    return [web, worker, beat, redis_]

@@ -1,0 +1,79 @@
+"""Shared fixtures: a real Redis for the whole session, users of each role,
+and the rule that in CI a skipped test is a failure."""
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which counts as a failure: {report.longrepr}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free loopback port, used by the app and Celery."""
+    from django.conf import settings
+
+    from monitoring.redis_client import get_redis
+    from tests.services import start_redis
+
+    url, stop = start_redis()
+    settings.REDIS_URL = url
+    settings.CELERY_BROKER_URL = url
+    from lbadmin.celery import app
+
+    app.conf.broker_url = url
+    get_redis.cache_clear()
+    yield url
+    stop()
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth.models import User
+
+    from lbadmin.roles import set_role
+
+    def make(role: str | None, username: str | None = None, password: str = "correct-horse-battery"):
+        user = User.objects.create_user(username=username or f"{role or 'nobody'}-user", password=password)
+        if role:
+            set_role(user, role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def viewer(make_user):
+    return make_user("viewer")
+
+
+@pytest.fixture
+def operator(make_user):
+    return make_user("operator")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin")
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client logged in as that user (or anonymous for None)."""
+    from django.test import Client
+
+    def make(user, enforce_csrf: bool = False):
+        c = Client(enforce_csrf_checks=enforce_csrf)
+        if user is not None:
+            c.force_login(user)
+        return c
+
+    return make

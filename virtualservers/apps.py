@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VirtualServersConfig(AppConfig):
+    name = "virtualservers"
+    verbose_name = "Virtual servers"
