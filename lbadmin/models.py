@@ -6,7 +6,21 @@ from django.db import models
 from lbadmin import validators as v
 
 
-class SingletonModel(models.Model):
+class NullBlankIPs(models.Model):
+    """Store a blank optional IP as NULL, whether it came from a form ('')
+    or from code (None), so comparisons and the audit log see one value."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        for field in self._meta.concrete_fields:
+            if isinstance(field, models.GenericIPAddressField) and field.null and getattr(self, field.attname) == "":
+                setattr(self, field.attname, None)
+        super().save(*args, **kwargs)
+
+
+class SingletonModel(NullBlankIPs):
     """A settings row that always exists with pk=1."""
 
     class Meta:

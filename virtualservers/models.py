@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from lbadmin import validators as v
-from lbadmin.models import ClusterSettings, Director, Network
+from lbadmin.models import ClusterSettings, Director, Network, NullBlankIPs
 
 NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -39,7 +39,7 @@ class Forwarding(models.TextChoices):
     TUNNEL = Network.TUNNEL.value, "Tunneling"
 
 
-class VirtualServer(models.Model):
+class VirtualServer(NullBlankIPs):
     name = models.CharField(max_length=64, unique=True)
     active = models.BooleanField(default=False)
     address = models.GenericIPAddressField("virtual IP address")

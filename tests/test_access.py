@@ -1,0 +1,110 @@
+"""Every routed URL, walked: login is required for GET and POST, a POST
+without a CSRF token is refused, and neither changes anything.
+
+Piranha's CVE-2013-6492 was a POST that skipped authentication; this test
+makes sure no URL of ours can do that, including ones added later.
+"""
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from lbadmin.models import AuditEntry, ClusterSettings, Director, RedundancySettings
+from tests import factories
+from virtualservers.models import HealthCheck, RealServer, VirtualServer
+
+EXEMPT_PREFIXES = ("django-admin/",)  # Django's own admin has its own login, tested below
+
+
+def all_routes(resolver=None, prefix=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            yield from all_routes(entry, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry.name
+
+
+def concrete(route: str, ids: dict) -> str:
+    path = route.replace("<int:pk>", str(ids["pk"])).replace("<int:rs_pk>", str(ids["rs_pk"]))
+    return "/" + path
+
+
+@pytest.fixture
+def world(db):
+    vs = factories.virtual_server()
+    rs = factories.real_server(vs)
+    factories.director()
+    ClusterSettings.load()
+    RedundancySettings.load()
+    return {"pk": vs.pk, "rs_pk": rs.pk}
+
+
+def state():
+    """Everything a request could change, as comparable values."""
+    return (
+        list(VirtualServer.objects.values()), list(RealServer.objects.values()),
+        list(HealthCheck.objects.values()), list(Director.objects.values()),
+        list(ClusterSettings.objects.values()), list(RedundancySettings.objects.values()),
+        [(e.action, e.object_repr) for e in AuditEntry.objects.exclude(action__in=["login", "login_failed"])],
+    )
+
+
+def our_routes():
+    routes = [(r, n) for r, n in all_routes() if not r.startswith(EXEMPT_PREFIXES)]
+    assert len(routes) > 20, "the walk found too few URLs: the resolver walk is broken"
+    return routes
+
+
+@pytest.mark.django_db
+def test_every_url_sends_an_anonymous_get_to_the_login_page(client, world):
+    for route, name in our_routes():
+        url = concrete(route, world)
+        response = client.get(url)
+        if name == "login":
+            assert response.status_code == 200
+            continue
+        assert response.status_code == 302, f"{url} answered {response.status_code} to an anonymous GET"
+        assert response["Location"].startswith("/accounts/login/"), url
+
+
+@pytest.mark.django_db
+def test_no_url_accepts_an_anonymous_post(client, world):
+    before = state()
+    for route, name in our_routes():
+        url = concrete(route, world)
+        response = client.post(url, {"name": "pwned", "active": "on", "address": "192.0.2.99", "port": "1"})
+        if name == "login":
+            assert response.status_code == 200  # the login form again, with an error
+            continue
+        assert response.status_code in (302, 405), f"{url} answered {response.status_code} to an anonymous POST"
+        if response.status_code == 302:
+            assert response["Location"].startswith("/accounts/login/"), url
+    assert state() == before
+
+
+@pytest.mark.django_db
+def test_no_url_accepts_a_post_without_csrf_token_even_from_an_admin(client_for, admin_user, world):
+    client = client_for(admin_user, enforce_csrf=True)
+    before = state()
+    for route, name in our_routes():
+        url = concrete(route, world)
+        response = client.post(url, {"name": "pwned", "address": "192.0.2.99", "port": "1"})
+        assert response.status_code in (403, 405), f"{url} answered {response.status_code} to a CSRF-less POST"
+    assert state() == before
+
+
+@pytest.mark.django_db
+def test_no_get_changes_anything(client_for, admin_user, world):
+    client = client_for(admin_user)
+    before = state()
+    for route, name in our_routes():
+        if name == "logout":
+            continue  # GET on logout is refused (405) by Django; checked below
+        client.get(concrete(route, world))
+    assert state() == before
+    assert client.get("/accounts/logout/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_django_admin_needs_its_own_staff_login(client):
+    response = client.get("/django-admin/")
+    assert response.status_code == 302 and "/django-admin/login/" in response["Location"]
