@@ -182,7 +182,10 @@ class Director(models.Model):
 
     @property
     def host_key_fingerprint(self) -> str:
-        return v.ssh_fingerprint(self.host_key) if self.host_key else ""
+        try:
+            return v.ssh_fingerprint(self.host_key) if self.host_key else ""
+        except ValueError:
+            return "(not a valid key)"
 
 
 class AuditQuerySet(models.QuerySet):

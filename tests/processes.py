@@ -1,0 +1,51 @@
+"""Start the product's own processes (Celery worker, beat) for tests, as
+subprocesses against the test Redis, and stop them cleanly."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def celery_env(redis_url: str, data_dir: Path, **extra: str) -> dict:
+    env = {**os.environ, "REDIS_URL": redis_url, "LBADMIN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **extra}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return env
+
+
+@contextmanager
+def celery_process(kind: str, redis_url: str, data_dir: Path, *args: str, **env: str):
+    """kind is 'worker' or 'beat'; yields the Popen, output in data_dir/<kind>.log."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / f"{kind}.log", "wb")
+    argv = [sys.executable, "-m", "celery", "-A", "lbadmin", kind, "--loglevel", "INFO", *args]
+    if kind == "worker":
+        argv += ["--concurrency", "1", "--pool", "solo", "--without-mingle", "--without-gossip",
+                 "--hostname", f"test-{os.getpid()}@%h"]
+    proc = subprocess.Popen(argv, cwd=ROOT, env=celery_env(redis_url, data_dir, **env), stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

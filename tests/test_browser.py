@@ -1,0 +1,73 @@
+"""A real browser against the running app: log in, add a virtual server with
+two real servers, deactivate one, and see its row change without a reload."""
+import pytest
+
+from lbadmin.models import AuditEntry
+from tests.browser import browser, page  # noqa: F401  (fixtures)
+from virtualservers.models import RealServer, VirtualServer
+
+pytestmark = pytest.mark.browser
+
+
+def fill_form(page, values: dict):
+    for name, value in values.items():
+        locator = page.locator(f"[name={name}]")
+        if locator.evaluate("e => e.tagName") == "SELECT":
+            locator.select_option(value)
+        else:
+            locator.fill(value)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_operator_flow_in_the_browser(live_server, page, make_user, tmp_path):
+    make_user("admin", username="alice", password="correct-horse-battery")
+    page.goto(live_server.url + "/virtual/")
+    assert "/accounts/login/" in page.url
+    fill_form(page, {"username": "alice", "password": "correct-horse-battery"})
+    page.click("button[type=submit]")
+    page.wait_for_url("**/virtual/")
+
+    page.click("text=ADD")
+    fill_form(page, {"name": "Exchange-443", "address": "192.0.2.50", "vip_nmask": "255.255.255.255",
+                     "device": "seth0:1", "port": "443", "scheduler": "rr", "persistent": "14400",
+                     "pmask": "255.255.255.255", "forwarding": "direct"})
+    page.click("text=ACCEPT")
+    page.wait_for_url("**/virtual/*/")
+    vs = VirtualServer.objects.get(name="Exchange-443")
+
+    for name, address in (("CAS1", "192.0.2.21"), ("CAS2", "192.0.2.22")):
+        page.goto(f"{live_server.url}/virtual/{vs.pk}/real/add/")
+        fill_form(page, {"name": name, "address": address, "weight": "1"})
+        page.click("text=ACCEPT")
+        page.wait_for_url("**/real/")
+    cas1, cas2 = RealServer.objects.order_by("name")
+    for rs in (cas1, cas2):
+        page.locator(f"#rs-{rs.pk} button.toggle").click()
+        page.locator(f"#rs-{rs.pk} .badge.enabled").wait_for()
+
+    # Mark the page: a full reload would lose this property.
+    page.evaluate("window.__still_the_same_page = true")
+    row = page.locator(f"#rs-{cas1.pk}")
+    row.locator("button.toggle").click()
+    row.locator(".badge.disabled").wait_for()
+    assert "ACTIVATE" in row.locator("button.toggle").inner_text()
+    assert page.evaluate("window.__still_the_same_page") is True
+    assert page.locator(f"#rs-{cas2.pk} .badge.enabled").count() == 1
+    cas1.refresh_from_db()
+    assert cas1.admin_state == "disabled"
+    assert AuditEntry.objects.filter(action="deactivate", object_repr="CAS1", username="alice").exists()
+    page.screenshot(path=str(tmp_path / "real-servers.png"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bad_value_shows_its_message_next_to_the_field(live_server, page, make_user):
+    make_user("admin", username="bob", password="correct-horse-battery")
+    page.goto(live_server.url + "/accounts/login/")
+    fill_form(page, {"username": "bob", "password": "correct-horse-battery"})
+    page.click("button[type=submit]")
+    page.goto(live_server.url + "/virtual/add/")
+    fill_form(page, {"name": "web", "address": "192.0.2.300", "port": "70000"})
+    page.click("text=ACCEPT")
+    assert "valid IPv4 or IPv6" in page.locator("#id_address_error").inner_text()
+    assert "65535" in page.locator("#id_port_error").inner_text()
+    assert not VirtualServer.objects.exists()
