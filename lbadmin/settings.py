@@ -126,3 +126,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LBADMIN_LOG_LEVEL", "INFO")},
 }
+
+CELERY_BEAT_SCHEDULE.update({
+    "live-table": {"task": "monitoring.tasks.poll_live", "schedule": 2.0},
+    "reconcile-sweep": {"task": "virtualservers.tasks.sweep", "schedule": 30.0},
+})

@@ -11,3 +11,15 @@ from .redis_client import get_redis
 @shared_task(ignore_result=True, expires=10)
 def heartbeat() -> None:
     get_redis().set(HEARTBEAT_KEY, str(time.time()), ex=3600)
+
+
+# Beat sends this every 2 s; an old one is worthless, so it expires before
+# the next is due and a slow director never builds a queue.
+@shared_task(ignore_result=True, expires=2)
+def poll_live() -> None:
+    from lbadmin.models import Director
+
+    from .live import poll_director
+
+    for director in Director.objects.filter(enabled=True):
+        poll_director(director)

@@ -16,7 +16,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API runs an event loop in this thread while
+# open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser():
     # Playwright's sync API keeps an event loop in this thread; Django's ORM,
     # used by the test itself, must be allowed to run beside it.

@@ -16,6 +16,8 @@ GET_ONLY = "405"
 # name: (role needed for GET, role needed for POST)
 EXPECTED = {
     "control": (VIEWER, GET_ONLY),
+    "control_live": (VIEWER, GET_ONLY),
+    "control_applies": (VIEWER, GET_ONLY),
     "global_settings": (VIEWER, ADMIN),
     "redundancy": (VIEWER, ADMIN),
     "virtual_list": (VIEWER, GET_ONLY),

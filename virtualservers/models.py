@@ -326,6 +326,7 @@ class ApplyRun(models.Model):
     output = models.TextField(blank=True)
     error = models.TextField(blank=True)
     drift = models.BooleanField(default=False)
+    stage = models.CharField(max_length=64, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)

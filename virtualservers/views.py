@@ -21,6 +21,7 @@ def _row_or_redirect(request, template: str, context: dict, fallback: str):
     if request.htmx:
         response = render(request, template, context)
         response["Vary"] = "HX-Request"
+        response["HX-Trigger"] = "applyQueued"  # the apply panel starts following the new run
         return response
     return redirect(fallback)
 
@@ -28,8 +29,10 @@ def _row_or_redirect(request, template: str, context: dict, fallback: str):
 @require_GET
 @role_required(VIEWER)
 def virtual_list(request):
+    from monitoring.views import _apply_context
+
     servers = VirtualServer.objects.prefetch_related("real_servers")
-    return render(request, "virtualservers/virtual_list.html", {"servers": servers})
+    return render(request, "virtualservers/virtual_list.html", {"servers": servers, **_apply_context()})
 
 
 @require_http_methods(["GET", "POST"])
@@ -88,7 +91,9 @@ def virtual_toggle(request, pk: int):
 @role_required(VIEWER)
 def real_list(request, pk: int):
     vs = get_object_or_404(VirtualServer, pk=pk)
-    return render(request, "virtualservers/real_list.html", {"vs": vs, "tab": "real", "servers": vs.real_servers.all()})
+    from monitoring.views import _apply_context
+
+    return render(request, "virtualservers/real_list.html", {"vs": vs, "tab": "real", "servers": vs.real_servers.all(), **_apply_context()})
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,0 +1,96 @@
+"""Rows of the live routing table: what the kernel holds, joined with what
+was asked for (admin state, health) and marked where the two differ."""
+from dataclasses import dataclass, field
+
+from lbadmin.models import Director
+from virtualservers import ipvs
+from virtualservers.desired import desired_table, service_key
+from virtualservers.models import RealServer
+
+from .live import LiveView, sparkline
+
+
+@dataclass
+class DestRow:
+    endpoint: str
+    name: str = ""
+    forwarding: str = ""
+    weight: int | None = None
+    data: dict = field(default_factory=dict)
+    admin_state: str = ""
+    health: str = ""
+    health_reason: str = ""
+    drift: str = ""  # "", "not desired", "missing", "weight differs"
+    graph: str = ""
+
+
+@dataclass
+class ServiceRow:
+    label: str
+    name: str
+    scheduler: str
+    persistent: int | None
+    cps: int
+    drift: str
+    destinations: list[DestRow]
+
+
+def _names() -> tuple[dict, dict]:
+    services, dests = {}, {}
+    for rs in RealServer.objects.select_related("virtual_server"):
+        vs = rs.virtual_server
+        key = service_key(vs)
+        services[str(key)] = vs.name
+        dests[(str(key), ipvs.normalize_address(rs.address)[0])] = rs
+    return services, dests
+
+
+def build_rows(view: LiveView) -> list[ServiceRow]:
+    if not view.snapshot or not view.snapshot.get("ok"):
+        return []
+    desired = desired_table(view.director)
+    live = ipvs.parse_save(view.snapshot["table"])
+    service_names, real_servers = _names()
+    snap_services = {s["key"]: s for s in view.snapshot["services"]}
+    rows = []
+    for key in sorted(set(live) | set(desired), key=lambda k: k.sort_key()):
+        k = str(key)
+        snap = snap_services.get(k, {"destinations": [], "cps": 0})
+        live_service, wanted = live.get(key), desired.get(key)
+        service_drift = "not desired" if wanted is None else "missing" if live_service is None else (
+            "settings differ" if live_service.settings != wanted.settings else "")
+        dests = []
+        wanted_dests = wanted.destinations if wanted else {}
+        for d in snap["destinations"]:
+            dk = ipvs.DestKey(d["address"], d["port"])
+            rs = real_servers.get((k, d["address"]))
+            want = wanted_dests.get(dk)
+            drift = "not desired" if want is None else (
+                "weight differs" if want.weight != d["weight"] or want.forwarding != d["forwarding"] else "")
+            dests.append(DestRow(d["endpoint"], rs.name if rs else "", d["forwarding"], d["weight"], d,
+                                 rs.admin_state if rs else "", rs.health if rs else "", rs.health_reason if rs else "",
+                                 drift, sparkline(view.history, d["id"])))
+        seen = {ipvs.DestKey(d["address"], d["port"]) for d in snap["destinations"]}
+        for dk, want in wanted_dests.items():
+            if dk not in seen:
+                rs = real_servers.get((k, want.address))
+                dests.append(DestRow(want.endpoint, rs.name if rs else "sorry server", want.forwarding, want.weight, {},
+                                     rs.admin_state if rs else "", rs.health if rs else "", rs.health_reason if rs else "",
+                                     "missing"))
+        rows.append(ServiceRow(key.label, service_names.get(k, ""), (live_service or wanted).scheduler,
+                               (live_service or wanted).persistent, snap.get("cps", 0), service_drift, dests))
+    return rows
+
+
+def director_views(directors) -> list[tuple[LiveView, list[ServiceRow]]]:
+    from .live import read_live
+
+    result = []
+    for director in directors:
+        view = read_live(director)
+        result.append((view, build_rows(view)))
+    return result
+
+
+def enabled_directors():
+    return Director.objects.filter(enabled=True)

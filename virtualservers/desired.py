@@ -1,0 +1,114 @@
+"""The desired IPVS table of a director, from the database and health.
+
+The rules (DESIGN.md, "Desired-table rules"):
+- a virtual server contributes a service only while active;
+- a real server contributes a destination while enabled and not known to be
+  down (unknown health counts as up, so a new server is not held back by a
+  checker that has not run yet);
+- draining: weight 0, kept until its connections reach zero or the drain
+  timeout passes;
+- health down: removed, or weight 0 when the virtual server quiesces;
+- nothing left up: the sorry server, weight 1;
+- forwarding: the real server's override, else the virtual server's, else
+  the global network type.
+"""
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from lbadmin.models import ClusterSettings, Director
+
+from . import ipvs
+from .models import RealServer, VirtualServer
+
+IPVS_FORWARDING = {"nat": "masq", "direct": "route", "tunnel": "tunnel"}
+
+
+@dataclass(frozen=True)
+class LiveConnections:
+    """Connections per destination as last seen on a director: (service, address, port) -> count."""
+    counts: Mapping[tuple[ipvs.ServiceKey, str, int], int]
+
+    def of(self, key: ipvs.ServiceKey, address: str, port: int) -> int | None:
+        return self.counts.get((key, address, port))
+
+
+def service_key(vs: VirtualServer) -> ipvs.ServiceKey:
+    if vs.fwmark:
+        return ipvs.ServiceKey.for_fwmark(vs.fwmark, family=vs.family)
+    return ipvs.ServiceKey(vs.protocol, vs.address, vs.port)
+
+
+def destination_port(vs: VirtualServer, rs_port: int | None, forwarding: str) -> int:
+    if vs.fwmark:
+        return rs_port or 0
+    if forwarding in ("route", "tunnel"):
+        return vs.port  # the kernel cannot change the port without NAT; ipvsadm forces it too
+    return rs_port or vs.port
+
+
+def _drain_over(rs: RealServer, key: ipvs.ServiceKey, port: int, live: LiveConnections | None, now) -> bool:
+    deadline = rs.drain_deadline()
+    if deadline is not None and now >= deadline:
+        return True
+    if live is None:
+        return False
+    count = live.of(key, ipvs.normalize_address(rs.address)[0], port)
+    # Never seen in the live table: nothing to drain.
+    return count is None or count == 0
+
+
+def destinations_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConnections | None = None,
+                    now=None) -> list[ipvs.Destination]:
+    now = now or timezone.now()
+    key = service_key(vs)
+    result: list[ipvs.Destination] = []
+    any_up = False
+    for rs in vs.real_servers.all():
+        forwarding = IPVS_FORWARDING[rs.effective_forwarding(cluster)]
+        port = destination_port(vs, rs.port, forwarding)
+        if rs.admin_state == RealServer.AdminState.DISABLED:
+            continue
+        if rs.health == RealServer.Health.DOWN:
+            if vs.quiesce_server and rs.admin_state == RealServer.AdminState.ENABLED:
+                result.append(ipvs.Destination(rs.address, port, forwarding, 0))
+            continue
+        if rs.admin_state == RealServer.AdminState.DRAINING:
+            if not _drain_over(rs, key, port, live, now):
+                result.append(ipvs.Destination(rs.address, port, forwarding, 0))
+            continue
+        any_up = True
+        result.append(ipvs.Destination(rs.address, port, forwarding, rs.weight))
+    if not any_up and vs.sorry_server:
+        forwarding = IPVS_FORWARDING[vs.effective_forwarding(cluster)]
+        port = destination_port(vs, vs.sorry_port, forwarding)
+        sorry = ipvs.Destination(vs.sorry_server, port, forwarding, 1)
+        if sorry.key not in {d.key for d in result}:
+            result.append(sorry)
+    return result
+
+
+def service_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConnections | None = None, now=None) -> ipvs.Service:
+    persistent = vs.persistent or None
+    netmask = (vs.pmask or None) if persistent else None
+    return ipvs.Service(service_key(vs), scheduler=vs.scheduler, persistent=persistent, netmask=netmask,
+                        destinations=destinations_of(vs, cluster, live, now))
+
+
+def virtual_servers_for(director: Director | None) -> Iterable[VirtualServer]:
+    servers = VirtualServer.objects.filter(active=True).prefetch_related("real_servers", "directors")
+    for vs in servers:
+        chosen = [d.pk for d in vs.directors.all()]
+        if director is None or not chosen or director.pk in chosen:
+            yield vs
+
+
+def desired_table(director: Director | None = None, live: LiveConnections | None = None, now=None) -> ipvs.Table:
+    cluster = ClusterSettings.load()
+    return ipvs.Table(service_of(vs, cluster, live, now) for vs in virtual_servers_for(director))
+
+
+def desired_timeouts() -> tuple[int, int, int]:
+    cluster = ClusterSettings.load()
+    return cluster.tcp_timeout, cluster.tcpfin_timeout, cluster.udp_timeout

@@ -1,0 +1,201 @@
+"""Make a director's kernel table equal the desired one, and say what happened.
+
+One reconcile: read the live table (`ipvsadm -S -n`), compute the desired
+table, plan the minimal commands, run them as one `ipvsadm -R` batch, read
+the table again to verify, and record an ApplyRun. Runs are coalesced per
+director through Redis: at most one running and one pending.
+
+Drift is a live table that differs from the table this process last
+verified, with no change of ours in between: someone (or something) changed
+the kernel. It is recorded in the audit log, then repaired or only reported
+as the director's drift policy says.
+"""
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from lbadmin import audit
+from lbadmin.models import ClusterSettings, Director
+from monitoring.redis_client import get_redis
+
+from . import ipvs
+from .desired import LiveConnections, desired_table, desired_timeouts
+from .models import ApplyRun, RealServer
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "lbadmin:reconcile:pending:{}"
+RUNNING_LOCK = "lbadmin:reconcile:lock:{}"
+APPLIED_KEY = "lbadmin:reconcile:applied:{}"
+LOCK_TIMEOUT = 900  # seconds: longer than any apply, so a crashed worker frees it eventually
+TIMEOUTS_RE = re.compile(r"Timeout \(tcp tcpfin udp\):\s*(\d+)\s+(\d+)\s+(\d+)")
+
+_executors: dict[int, tuple[tuple, ipvs.Executor]] = {}
+
+
+def executor_for(director: Director) -> ipvs.Executor:
+    """One executor per director and process, so an SSH connection is reused."""
+    ipvsadm_path = ClusterSettings.load().ipvsadm_path
+    config = (director.transport, director.address, director.ssh_port, director.ssh_user,
+              director.ssh_key_path, director.host_key, ipvsadm_path)
+    cached = _executors.get(director.pk)
+    if cached and cached[0] == config:
+        return cached[1]
+    if cached:
+        cached[1].close()
+    if director.transport == Director.Transport.LOCAL:
+        executor = ipvs.LocalExecutor(ipvsadm=ipvsadm_path)
+    else:
+        executor = ipvs.SSHExecutor(director.address, port=director.ssh_port, user=director.ssh_user,
+                                    key_path=director.ssh_key_path, host_key=director.host_key,
+                                    ipvsadm=ipvsadm_path)
+    _executors[director.pk] = (config, executor)
+    return executor
+
+
+def forget_executor(director_id: int) -> None:
+    cached = _executors.pop(director_id, None)
+    if cached:
+        cached[1].close()
+
+
+# Queueing -------------------------------------------------------------------
+
+def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> bool:
+    """Queue a reconcile unless one is already pending for this director."""
+    from .tasks import reconcile
+
+    if not get_redis().set(PENDING_KEY.format(director_id), trigger, nx=True, ex=LOCK_TIMEOUT):
+        return False
+    reconcile.delay(director_id, trigger, request_id)
+    return True
+
+
+# One run --------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    run: ApplyRun
+    commands: list[ipvs.Command] = field(default_factory=list)
+
+
+def _stage(run: ApplyRun, stage: str) -> None:
+    run.stage = stage
+    run.save(update_fields=["stage"])
+
+
+def _set_status(director: Director, status: str, reason: str) -> None:
+    if director.status != status or director.status_reason != reason:
+        Director.objects.filter(pk=director.pk).update(status=status, status_reason=reason, status_changed_at=timezone.now())
+        director.status, director.status_reason = status, reason
+
+
+def _live_connections(executor: ipvs.Executor) -> LiveConnections:
+    report = ipvs.parse_list(executor.list_text("list"))
+    return LiveConnections({(ref.service, ref.address, ref.port): c.active + c.inactive
+                            for ref, c in report.connections.items()})
+
+
+def _timeout_command(executor: ipvs.Executor) -> ipvs.Command | None:
+    wanted = desired_timeouts()
+    if not any(wanted):
+        return None
+    match = TIMEOUTS_RE.search(executor.run(["ipvsadm", "-L", "--timeout"]).stdout)
+    live = tuple(int(x) for x in match.groups()) if match else (0, 0, 0)
+    if all(w == 0 or w == l for w, l in zip(wanted, live)):
+        return None
+    return ipvs.set_timeouts(*wanted)
+
+
+def reconcile_director(director_id: int, trigger: str = "change", request_id: str = "",
+                       dry_run: bool = False) -> Outcome:
+    """Converge one director. With dry_run, plan and record nothing."""
+    redis = get_redis()
+    if not dry_run:
+        # From here on a new change queues a new run: this one may have read old data.
+        redis.delete(PENDING_KEY.format(director_id))
+    director = Director.objects.get(pk=director_id)
+    lock = redis.lock(RUNNING_LOCK.format(director_id), timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_TIMEOUT)
+    if not dry_run and not lock.acquire():
+        raise RuntimeError(f"could not take the reconcile lock of {director}")
+    run = ApplyRun(director=director, trigger=trigger, request_id=request_id, result=ApplyRun.Result.RUNNING, stage="reading the live table")
+    if not dry_run:
+        run.save()
+    started = time.perf_counter()
+    outcome = Outcome(run)
+    try:
+        executor = executor_for(director)
+        live = ipvs.parse_save(executor.save())
+        draining = RealServer.objects.filter(admin_state=RealServer.AdminState.DRAINING,
+                                             virtual_server__active=True).exists()
+        connections = _live_connections(executor) if draining else None
+        desired = desired_table(director, connections)
+        commands = ipvs.plan(live, desired)
+        timeouts = _timeout_command(executor)
+        if timeouts:
+            commands.append(timeouts)
+        outcome.commands = commands
+        run.plan = "\n".join(c.line for c in commands)
+        if dry_run:
+            return outcome
+        drift = _is_drift(redis, director, trigger, live, desired)
+        run.drift = drift
+        if drift:
+            _record_drift(director, live, desired, commands)
+            if director.drift_policy == Director.DriftPolicy.REPORT:
+                run.result = ApplyRun.Result.NOOP
+                run.output = "drift reported, not repaired (director's drift policy)"
+                _set_status(director, Director.Status.DEGRADED, f"drift: {len(commands)} difference(s) left as found")
+                return outcome
+        if commands:
+            _stage(run, f"applying {len(commands)} command(s)")
+            result = executor.restore([c.line for c in commands])
+            run.output = (result.stdout + result.stderr).strip() if result else ""
+            _stage(run, "verifying")
+            seen = ipvs.parse_save(executor.save())
+            if seen != desired:
+                left = ipvs.plan(seen, desired)
+                raise ipvs.IpvsError("the table read back differs from the desired one: still to do: "
+                                     + "; ".join(c.line for c in left[:5]))
+            run.result = ApplyRun.Result.OK
+        else:
+            run.result = ApplyRun.Result.NOOP
+        redis.set(APPLIED_KEY.format(director.pk), ipvs.render(desired))
+        _set_status(director, Director.Status.OK, "")
+    except ipvs.IpvsError as exc:
+        run.result = ApplyRun.Result.ERROR
+        run.error = str(exc)
+        unreachable = isinstance(exc, (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch))
+        _set_status(director, Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
+        if unreachable:
+            forget_executor(director.pk)
+        raise
+    finally:
+        if not dry_run:
+            run.stage = ""
+            run.finished_at = timezone.now()
+            run.duration_ms = 1000 * (time.perf_counter() - started)
+            run.save()
+            if lock.owned():
+                lock.release()
+    return outcome
+
+
+def _is_drift(redis, director: Director, trigger: str, live: ipvs.Table, desired: ipvs.Table) -> bool:
+    if trigger != "sweep" or live == desired:
+        return False
+    applied = redis.get(APPLIED_KEY.format(director.pk))
+    # Nothing verified yet by this installation: a difference is first setup, not drift.
+    return applied is not None and ipvs.parse_save(applied) != live
+
+
+def _record_drift(director: Director, live: ipvs.Table, desired: ipvs.Table, commands) -> None:
+    with transaction.atomic():
+        audit.record("drift", director, actor="reconciler", object_type="Director",
+                     before={"kernel": ipvs.render(live).splitlines()},
+                     after={"desired": ipvs.render(desired).splitlines()},
+                     message=f"live table differs from the last applied one; repair: {'; '.join(c.line for c in commands[:20])}")
