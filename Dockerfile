@@ -25,4 +25,4 @@ USER lbadmin
 RUN DJANGO_SECRET_KEY=collectstatic-at-build-time python manage.py collectstatic --noinput --verbosity 0
 
 EXPOSE 3636
-CMD ["sh", "-c", "exec gunicorn lbadmin.wsgi:application --bind \"0.0.0.0:${LBADMIN_PORT:-3636}\" --workers 2 --threads 4 --access-logfile -"]
+CMD ["sh", "-c", "exec gunicorn lbadmin.wsgi:application --bind \"0.0.0.0:${LBADMIN_PORT:-3636}\" --workers 2 --threads 4 --access-logfile - --no-control-socket"]

