@@ -1,0 +1,70 @@
+"""Boot the lab director VM (a real IPVS kernel under QEMU) and register it
+as a director, so lbadmin can be tried without owning an LVS box.
+
+    python manage.py lab up      # boots, registers director "lab", runs until Ctrl-C
+"""
+import signal
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from lbadmin import audit
+from lbadmin.models import Director
+
+
+def register_lab_director(vm, name: str = "lab") -> Director:
+    """Create or update the director that points at this VM, pinning its host key."""
+    director = Director.objects.filter(name=name).first()
+    before = audit.snapshot(director) if director else None
+    director = director or Director(name=name)
+    director.address = vm.ssh_host
+    director.transport = Director.Transport.SSH
+    director.ssh_port = vm.ssh_port
+    director.ssh_user = vm.ssh_user
+    director.ssh_key_path = str(vm.key_path)
+    director.host_key = vm.host_key
+    director.enabled = True
+    director.full_clean()
+    with transaction.atomic():
+        director.save()
+        audit.record("create" if before is None else "update", director, before=before,
+                     after=audit.snapshot(director), actor="manage.py lab", message="lab director VM registered")
+    return director
+
+
+class Command(BaseCommand):
+    help = "Boot the QEMU lab director (real IPVS kernel) and register it as a director."
+
+    def add_arguments(self, parser):
+        parser.add_argument("action", choices=["up"], help="up: build if needed, boot, register, wait for Ctrl-C")
+        parser.add_argument("--name", default="lab", help="director name (default: lab)")
+
+    def handle(self, *args, action: str, name: str, **options):
+        from tests.lab.build import ensure_built
+        from tests.lab.vm import LabBootError, LabVM
+
+        self.stderr.write("[1/3] building the lab image (cached after the first time)...")
+        image = ensure_built(log=lambda line: self.stderr.write(f"      {line}"))
+        vm = LabVM(name=name, image=image)
+        self.stderr.write("[2/3] booting the director VM under QEMU (TCG, about 10 s)...")
+        try:
+            vm.start()
+        except LabBootError as exc:
+            raise CommandError(f"the lab VM did not boot: {exc}") from None
+        director = register_lab_director(vm, name)
+        self.stderr.write(f"[3/3] registered director '{director.name}': ssh root@127.0.0.1:{vm.ssh_port}, "
+                          f"host key {director.host_key_fingerprint}")
+        self.stdout.write(f"Lab director '{name}' is up (booted in {vm.boot_seconds:.1f} s). Try:\n"
+                          f"  python manage.py reconcile --dry-run --director {name}\n"
+                          "Ctrl-C stops the VM.")
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
+        try:
+            while not stop["now"] and vm.is_running():
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            vm.stop()
+            self.stdout.write("Lab VM stopped.")

@@ -1,0 +1,168 @@
+"""HTTP and HTTPS checks.
+
+Written on plain asyncio streams rather than aiohttp, on purpose:
+- faster: measured on this 2-core box, 1,000 GET checks against a loopback server cost
+  0.33 s of CPU this way and 0.65-0.75 s with aiohttp (a ClientSession per check or one
+  shared), and health checks run all day;
+- simpler where it matters for a checker: the same deadline, socket and error reasons as
+  the TCP checks, the exact request bytes we choose (Host header, SNI, no cookies, no
+  redirects, no connection pool whose reuse could hide a server that stopped accepting),
+  and no session lifecycle to tie to the worker's event loop.
+The request is HTTP/1.0 with Connection: close, as keepalived's HTTP_GET sends, so the
+response is headers then the body up to Content-Length or the close. A server that
+answers with chunked encoding anyway is still decoded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import ssl
+
+from . import net
+from .matching import compiled_regex, parse_status_codes, regex_search, status_accepted
+from .reasons import describe_error, excerpt, timed_out
+from .spec import CheckSpec, Outcome
+
+MAX_BODY_BYTES = 1024 * 1024  # the body is searched within its first MiB
+USER_AGENT = "lbadmin-healthcheck/1"
+_METHOD_RE = re.compile(r"^[A-Z]{1,20}$")
+_STATUS_LINE_RE = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})(?: |\r?$)")
+
+
+@functools.lru_cache(maxsize=16)
+def tls_context(verify: bool, ca_file: str = "") -> ssl.SSLContext:
+    """Shared, because building a verifying context reads the whole CA store (ms each)."""
+    if verify:
+        return ssl.create_default_context(cafile=ca_file or None)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _name_only(host_header: str) -> str:
+    """'mail.example.com:443' -> 'mail.example.com'; '[::1]:8443' -> '::1'."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")] if "]" in host_header else host_header
+    return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
+
+
+def _default_host_header(host: str, port: int, tls: bool) -> str:
+    name = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return name if port == (443 if tls else 80) else f"{name}:{port}"
+
+
+def build_request(spec: CheckSpec, tls: bool) -> bytes:
+    """The request bytes; ValueError for a method, path or Host that could inject."""
+    method = (spec.http_method or "GET").upper()
+    if not _METHOD_RE.match(method):
+        raise ValueError(f"bad HTTP method {spec.http_method!r}")
+    path = spec.http_path or "/"
+    if not path.startswith("/") or any(c.isspace() or ord(c) < 32 for c in path):
+        raise ValueError(f"bad HTTP path {path!r} (must start with / and have no spaces)")
+    host_header = spec.http_host or _default_host_header(spec.host, spec.port, tls)
+    if any(c.isspace() or ord(c) < 32 for c in host_header):
+        raise ValueError(f"bad Host header {host_header!r}")
+    return (
+        f"{method} {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
+        "Accept: */*\r\nConnection: close\r\n\r\n"
+    ).encode("utf-8")
+
+
+async def check_http(spec: CheckSpec, *, tls: bool) -> Outcome:
+    try:
+        ranges = parse_status_codes(spec.http_status or "200-399")
+        request = build_request(spec, tls)
+        if spec.use_regex and spec.http_body:
+            compiled_regex(spec.http_body)
+    except re.error as exc:
+        return False, f"bad body regex: {exc}"
+    except ValueError as exc:
+        return False, str(exc)
+    server_name = spec.sni or _name_only(spec.http_host) or spec.host.strip("[]")
+    writer: asyncio.StreamWriter | None = None
+    sock = None
+    phase = "connecting"
+    try:
+        async with asyncio.timeout(spec.timeout):
+            sock = await net.connect(spec.host, spec.port)
+            phase = "in the TLS handshake" if tls else "sending the request"
+            reader, writer = await asyncio.open_connection(
+                sock=sock,
+                ssl=tls_context(spec.verify_tls, spec.ca_file) if tls else None,
+                server_hostname=server_name if tls else None,
+            )
+            sock = None  # the transport owns it now
+            writer.write(request)
+            phase = "waiting for the response"
+            head = await reader.readuntil(b"\r\n\r\n")
+            status_match = _STATUS_LINE_RE.match(head)
+            if status_match is None:
+                first_line = head.split(b"\r\n", 1)[0]
+                return False, f"not an HTTP response: got {excerpt(first_line)}"
+            status = int(status_match.group(1))
+            if not status_accepted(status, ranges):
+                return False, f"HTTP {status}"
+            if not spec.http_body:
+                return True, f"HTTP {status}"
+            phase = "reading the body"
+            found = await _body_matches(reader, head, spec.http_body, spec.use_regex)
+            if found:
+                return True, f"HTTP {status}, body matched"
+            verb = "does not match" if spec.use_regex else "lacks"
+            return False, f"HTTP {status} but the body {verb} {excerpt(spec.http_body)}"
+    except TimeoutError:
+        return False, timed_out(spec.timeout, phase)
+    except asyncio.IncompleteReadError:
+        return False, f"connection closed {phase}"
+    except asyncio.LimitOverrunError:
+        return False, "response headers too long"
+    except OSError as exc:
+        return False, describe_error(exc)
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+        if sock is not None:
+            net.abort(sock)
+
+
+async def _body_matches(reader: asyncio.StreamReader, head: bytes, wanted: str, use_regex: bool) -> bool:
+    headers = head.lower()
+    chunked = re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", headers) is not None
+    length_match = re.search(rb"\r\ncontent-length:\s*(\d+)", headers)
+    limit = min(int(length_match.group(1)), MAX_BODY_BYTES) if length_match else MAX_BODY_BYTES
+    needle = wanted.encode()
+    body = bytearray()
+    async for piece in _read_chunked(reader) if chunked else _read_plain(reader, limit):
+        body += piece
+        # A substring can be decided early; a regex might need the whole body ($, lookahead).
+        if not use_regex and needle in body:
+            return True
+        if len(body) >= MAX_BODY_BYTES:
+            break
+    return regex_search(wanted, bytes(body)) if use_regex else needle in body
+
+
+async def _read_plain(reader: asyncio.StreamReader, limit: int):
+    remaining = limit
+    while remaining > 0:
+        piece = await reader.read(min(remaining, 65536))
+        if not piece:
+            return
+        remaining -= len(piece)
+        yield piece
+
+
+async def _read_chunked(reader: asyncio.StreamReader):
+    while True:
+        size_line = await reader.readline()
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return
+        if size == 0:
+            return
+        yield await reader.readexactly(size)
+        await reader.readline()  # the CRLF after each chunk
