@@ -1,0 +1,97 @@
+"""The JSON backup: a faithful round trip, and any wrong part refuses the whole document."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import given, settings
+
+from virtualservers.formats.backup import BackupError, from_json, to_json
+from virtualservers.formats.config import Config
+from virtualservers.formats.templates import exchange_2010_cas
+from tests.test_formats_strategies import configs
+
+
+def sample() -> dict:
+    servers = exchange_2010_cas("EX", "192.0.2.50", "eth0:1", ["192.0.2.21", "192.0.2.22"])
+    return to_json(Config(virtual_servers=servers))
+
+
+def test_it_writes_a_versioned_document():
+    doc = sample()
+    assert (doc["format"], doc["version"]) == ("lbadmin-backup", 1)
+    assert set(doc) == {"format", "version", "cluster", "redundancy", "virtual_servers"}
+    first = doc["virtual_servers"][0]
+    assert (first["name"], first["port"], first["persistent"]) == ("EX-443", 443, 14400)
+    assert first["health_check"]["http_path"] == "/owa"
+    assert first["real_servers"][0] == {
+        "name": "CAS1", "address": "192.0.2.21", "port": None, "weight": 1,
+        "admin_state": "enabled", "forwarding": "",
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(configs())
+def test_from_json_of_to_json_gives_back_the_same_configuration_through_real_json(config):
+    assert from_json(json.loads(json.dumps(to_json(config)))) == config
+
+
+def refused(doc: dict) -> str:
+    with pytest.raises(BackupError) as caught:
+        from_json(doc)
+    return str(caught.value)
+
+
+def test_it_refuses_other_formats_and_versions():
+    doc = sample()
+    assert refused({**doc, "format": "something-else"}) == "format: not an lbadmin backup (expected 'lbadmin-backup')"
+    assert refused({**doc, "version": 2}) == "version: unsupported version 2 (this lbadmin reads 1)"
+    assert refused([]) == "expected an object"
+
+
+def test_it_names_the_path_of_an_invalid_value():
+    doc = sample()
+    doc["virtual_servers"][1]["real_servers"][0]["address"] = "192.0.2.300"
+    assert refused(doc) == "virtual_servers[1].real_servers[0].address: '192.0.2.300' is not a valid IP address"
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["cluster"].update(network="bridge"),
+     "cluster.network: unknown network type 'bridge' (one of: nat direct tunnel)"),
+    (lambda d: d["redundancy"].update(heartbeat_port="539"),
+     "redundancy.heartbeat_port: '539' is not a whole number"),
+    (lambda d: d["virtual_servers"][0].update(active=1),
+     "virtual_servers[0].active: 1 is not true or false"),
+    (lambda d: d["virtual_servers"][0].update(colour="blue"),
+     "virtual_servers[0].colour: unknown field"),
+    (lambda d: d["virtual_servers"][0].pop("name"),
+     "virtual_servers[0].name: missing"),
+    (lambda d: d["virtual_servers"][0]["health_check"].update(check_type="carrier-pigeon"),
+     "virtual_servers[0].health_check.check_type: unknown check type 'carrier-pigeon' "
+     "(one of: tcp send_expect udp http https program dns icmp none)"),
+    (lambda d: d["virtual_servers"][2].update(real_servers={}),
+     "virtual_servers[2].real_servers: expected a list"),
+    (lambda d: d["virtual_servers"][3]["real_servers"][1].update(address="2001:db8::1"),
+     "virtual_servers[3].real_servers[1].address: real server address 2001:db8::1 is IPv6 "
+     "but the virtual server address 192.0.2.50 is IPv4"),
+    (lambda d: d["virtual_servers"][4].update(name="EX-443"),
+     "virtual_servers[4].name: duplicate virtual server name 'EX-443'"),
+    (lambda d: d["virtual_servers"][0].update(port=0),
+     "virtual_servers[0].port: 0 is not a port number (1 to 65535)"),
+    (lambda d: d.update(extra=True), "extra: unknown field"),
+])
+def test_it_refuses_the_whole_document_for_one_wrong_part(mutate, message):
+    doc = copy.deepcopy(sample())
+    mutate(doc)
+    assert refused(doc) == message
+
+
+def test_it_fills_fields_missing_from_an_older_backup_with_defaults():
+    doc = sample()
+    del doc["virtual_servers"][0]["drain_timeout"]
+    del doc["redundancy"]
+    config = from_json(doc)
+    assert config.virtual_servers[0].drain_timeout == 300
+    assert config.redundancy.heartbeat_port == 539

@@ -1,0 +1,287 @@
+"""keepalived.conf: rendering, reading the common subset, reporting the rest, refusing bad syntax."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from virtualservers.formats.config import (
+    ClusterConfig,
+    Config,
+    HealthCheckConfig,
+    RealServerConfig,
+    VirtualServerConfig,
+)
+from virtualservers.formats.keepalived import (
+    KeepalivedError,
+    keepalived_report,
+    parse_keepalived,
+    render_keepalived,
+)
+from virtualservers.formats.lvscf import parse_lvscf
+from tests.test_formats_strategies import keepalived_configs
+
+CORPUS = Path(__file__).parent / "corpus" / "keepalived"
+LVSCF = Path(__file__).parent / "corpus" / "lvscf"
+BROKEN = sorted((CORPUS / "broken").glob("*.conf"))
+
+
+def block(text: str, head: str) -> str:
+    """The text of the block that starts with `head`, up to its closing brace."""
+    start = text.index(head)
+    depth, i = 0, start
+    while True:
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:i + 1]
+        i += 1
+
+
+def words(text: str) -> list[list[str]]:
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def exchange() -> Config:
+    config, _ = parse_lvscf((LVSCF / "piranha_example.cf").read_text())
+    return config
+
+
+def test_it_renders_a_virtual_server_block_with_its_real_servers():
+    text = render_keepalived(exchange())
+    vs = block(text, "virtual_server 192.0.2.50 443 {")
+    assert words(vs)[:7] == [
+        ["virtual_server", "192.0.2.50", "443", "{"],
+        ["delay_loop", "30"],
+        ["lb_algo", "rr"],
+        ["lb_kind", "DR"],
+        ["persistence_timeout", "14400"],
+        ["persistence_granularity", "255.255.255.255"],
+        ["protocol", "TCP"],
+    ]
+    assert "quorum" not in text
+    rs = block(vs, "real_server 192.0.2.22 443 {")
+    assert words(rs) == [
+        ["real_server", "192.0.2.22", "443", "{"],
+        ["weight", "1"],
+        ["MISC_CHECK", "{"],
+        ["misc_path", '"/usr/local/bin/lvs_check_owa', '192.0.2.22', '443"'],
+        ["misc_timeout", "30"],
+        ["retry", "0"],
+        ["delay_before_retry", "30"],
+        ["}"],
+        ["}"],
+    ]
+
+
+def _vs(**kwargs) -> VirtualServerConfig:
+    defaults = dict(
+        name="web", address="192.0.2.80", port=80,
+        real_servers=[RealServerConfig("a", "192.0.2.81"), RealServerConfig("b", "192.0.2.82", port=8080, weight=5)],
+    )
+    defaults.update(kwargs)
+    return VirtualServerConfig(**defaults)
+
+
+def test_it_renders_tcp_check_with_connect_port_timeout_retry_and_delays():
+    hc = HealthCheckConfig(check_type="tcp", interval=7, timeout=3, fall=3)
+    text = render_keepalived(Config(virtual_servers=[_vs(health_check=hc, quiesce_server=True)]))
+    rs = block(text, "real_server 192.0.2.82 8080 {")
+    assert words(rs) == [
+        ["real_server", "192.0.2.82", "8080", "{"],
+        ["weight", "5"],
+        ["inhibit_on_failure"],
+        ["TCP_CHECK", "{"],
+        ["connect_port", "8080"],
+        ["connect_timeout", "3"],
+        ["retry", "2"],
+        ["delay_before_retry", "7"],
+        ["}"],
+        ["}"],
+    ]
+    assert ["delay_loop", "7"] in words(text)
+    assert ["lb_kind", "NAT"] in words(text)
+
+
+def test_it_renders_http_and_ssl_checks_with_url_virtualhost_and_sni():
+    hc = HealthCheckConfig(check_type="https", http_path="/owa", http_status="200,301-302",
+                           http_host="mail.example.com", sni="mail.example.com", http_body="utlook", verify_tls=False)
+    text = render_keepalived(Config(virtual_servers=[_vs(port=443, health_check=hc, real_servers=[RealServerConfig("a", "192.0.2.81")])]))
+    checker = block(text, "SSL_GET {")
+    assert words(checker) == [
+        ["SSL_GET", "{"],
+        ["connect_port", "443"],
+        ["connect_timeout", "6"],
+        ["virtualhost", "mail.example.com"],
+        ["enable_sni"],
+        ["sni_name", "mail.example.com"],
+        ["url", "{"],
+        ["path", "/owa"],
+        ["status_code", "200", "301-302"],
+        ["regex", "utlook"],
+        ["}"],
+        ["retry", "2"],
+        ["delay_before_retry", "6"],
+        ["}"],
+    ]
+    plain = render_keepalived(Config(virtual_servers=[_vs(health_check=HealthCheckConfig(check_type="http"))]))
+    assert "HTTP_GET {" in plain and "SSL_GET" not in plain
+
+
+def test_it_replaces_percent_h_and_percent_p_per_real_server_in_misc_path():
+    hc = HealthCheckConfig(check_type="program", send_program="/bin/check --url=http://%h:%p/ %h", timeout=4)
+    text = render_keepalived(Config(virtual_servers=[_vs(health_check=hc)]))
+    assert 'misc_path "/bin/check --url=http://192.0.2.81:80/ 192.0.2.81"' in text
+    assert 'misc_path "/bin/check --url=http://192.0.2.82:8080/ 192.0.2.82"' in text
+    assert "misc_timeout 4" in text
+
+
+def test_it_renders_fwmark_sorry_server_tunnel_and_per_server_forwarding():
+    vs = _vs(
+        fwmark=12, forwarding="tunnel", sorry_server="192.0.2.99", sorry_port=8080, persistent=600,
+        real_servers=[RealServerConfig("a", "192.0.2.81", forwarding="direct"), RealServerConfig("b", "192.0.2.82")],
+    )
+    text = render_keepalived(Config(cluster=ClusterConfig(network="direct"), virtual_servers=[vs]))
+    assert "virtual_server fwmark 12 {" in text
+    assert ["lb_kind", "TUN"] in words(text)
+    assert ["sorry_server", "192.0.2.99", "8080"] in words(text)
+    assert ["lvs_method", "DR"] in words(block(text, "real_server 192.0.2.81"))
+    assert "lvs_method" not in block(text, "real_server 192.0.2.82")
+    assert "virtual server 'web': address 192.0.2.80 and port 80 not written (keepalived knows a firewall-mark service by its mark)" in keepalived_report(Config(virtual_servers=[vs]))
+
+
+def test_it_leaves_out_inactive_virtual_servers_and_disabled_real_servers_and_reports_them():
+    config = Config(virtual_servers=[
+        _vs(name="off", active=False),
+        _vs(name="on", address="192.0.2.90", real_servers=[
+            RealServerConfig("up", "192.0.2.91"),
+            RealServerConfig("down", "192.0.2.92", admin_state="disabled"),
+            RealServerConfig("drain", "192.0.2.93", weight=7, admin_state="draining"),
+        ]),
+    ])
+    text = render_keepalived(config)
+    assert "192.0.2.80" not in text and "192.0.2.92" not in text
+    assert ["weight", "0"] in words(block(text, "real_server 192.0.2.93"))
+    assert keepalived_report(config) == [
+        "virtual server 'off': inactive, not written",
+        "virtual server 'on': rise 2 not written (keepalived brings a server up on its first success)",
+        "virtual server 'on': real server 'down' is disabled, not written",
+        "virtual server 'on': real server 'drain' is draining, written with weight 0",
+    ]
+
+
+def test_it_renders_ipv6_and_sctp():
+    vs = VirtualServerConfig(name="v6", address="2001:db8::1", port=443, protocol="sctp",
+                             real_servers=[RealServerConfig("r", "2001:db8::2")])
+    text = render_keepalived(Config(virtual_servers=[vs]))
+    assert "virtual_server 2001:db8::1 443 {" in text and "protocol SCTP" in text
+    assert "real_server 2001:db8::2 443 {" in text
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def test_it_reads_http_and_tcp_and_reports_what_it_leaves_out_line_by_line():
+    name = "http_and_tcp.conf"
+    config, report = parse_keepalived((CORPUS / name).read_text(), path=name)
+    assert report == [
+        f"{name}:3: global_defs not imported",
+        f"{name}:10: include /etc/keepalived/conf.d/*.conf not imported (included files are not read)",
+        f"{name}:12: vrrp_instance not imported",
+        f"{name}:30: quorum not imported",
+        f"{name}:38: digest not imported",
+    ]
+    web, smtp = config.virtual_servers
+    assert (web.name, web.address, web.port, web.scheduler, web.forwarding) == ("192.0.2.80-80", "192.0.2.80", 80, "wlc", "direct")
+    assert (web.persistent, web.pmask, web.protocol) == (300, "255.255.255.0", "tcp")
+    assert [(rs.name, rs.address, rs.port, rs.weight) for rs in web.real_servers] == [
+        ("192.0.2.11", "192.0.2.11", None, 2), ("192.0.2.12", "192.0.2.12", None, 1),
+    ]
+    hc = web.health_check
+    assert (hc.check_type, hc.http_path, hc.http_status) == ("http", "/health", "200,301-302")
+    assert (hc.interval, hc.timeout, hc.fall, hc.rise) == (6, 3, 3, 1)
+    assert (smtp.forwarding, smtp.real_servers[0].port, smtp.real_servers[0].name) == ("", 2525, "198.51.100.25-2525")
+    assert (smtp.health_check.check_type, smtp.health_check.interval, smtp.health_check.timeout) == ("tcp", 10, 4)
+    assert smtp.health_check.fall == 2  # keepalived's default retry 1
+
+
+def test_it_reads_ssl_misc_dns_ping_fwmark_and_ipv6():
+    name = "ssl_misc_dns.conf"
+    config, report = parse_keepalived((CORPUS / name).read_text(), path=name)
+    assert report == [
+        f"{name}:61: virtual_server fwmark 7 has no address; set to 0.0.0.0, set the VIP after import",
+        f"{name}:82: SMTP_CHECK not imported",
+    ]
+    owa, app, dns, mark, v6 = config.virtual_servers
+    assert (owa.scheduler, owa.forwarding, owa.quiesce_server) == ("sh", "tunnel", True)
+    assert (owa.sorry_server, owa.sorry_port) == ("192.0.2.99", 8443)
+    hc = owa.health_check
+    assert (hc.check_type, hc.http_path, hc.http_body, hc.use_regex, hc.verify_tls) == ("https", "/owa", "utlook", False, False)
+    assert (hc.http_host, hc.sni, hc.initial_state, hc.fall, hc.http_status) == ("mail.example.com", "mail.example.com", "down", 1, "200-299")
+    assert app.health_check.send_program == "/usr/local/bin/check_app --host %h --port %p"
+    assert (app.health_check.timeout, app.health_check.interval, app.health_check.fall) == (7, 20, 1)
+    assert (dns.name, dns.protocol, dns.health_check.check_type) == ("192.0.2.53-53-udp", "udp", "dns")
+    assert (dns.health_check.dns_type, dns.health_check.dns_name, dns.health_check.fall) == ("A", "www.example.com", 4)
+    assert (mark.name, mark.fwmark, mark.address, mark.persistent, mark.health_check.check_type) == ("fwmark-7", 7, "0.0.0.0", 600, "icmp")
+    assert (v6.address, v6.real_servers[0].address, v6.real_servers[0].name) == ("2001:db8::80", "2001:db8::81", "2001_db8__81")
+    assert v6.health_check.check_type == "tcp"
+
+
+def test_it_reads_its_own_rendering_of_the_lvscf_corpus():
+    for path in sorted(LVSCF.glob("*.cf")):
+        config, _ = parse_lvscf(path.read_text())
+        parsed, report = parse_keepalived(render_keepalived(config))
+        # keepalived names a firewall-mark service by its mark alone: the VIP is not in the file.
+        assert all("has no address" in line for line in report)
+        assert len(report) == sum(1 for vs in config.virtual_servers if vs.active and vs.fwmark is not None)
+        active = [vs for vs in config.virtual_servers if vs.active]
+        def key(vs):
+            return (vs.fwmark or vs.port, vs.protocol, vs.scheduler, [rs.address for rs in vs.real_servers if rs.admin_state != "disabled"])
+
+        assert [key(vs) for vs in parsed.virtual_servers] == [key(vs) for vs in active]
+
+
+def test_it_reports_conditional_and_parameter_lines():
+    text = "$VIP=192.0.2.1\nvirtual_server 192.0.2.1 80 {\n  @main lb_algo rr\n}\n"
+    config, report = parse_keepalived(text)
+    assert report == ["keepalived.conf:1: parameter definition not imported", "keepalived.conf:3: conditional line not imported"]
+    assert config.virtual_servers[0].scheduler == "wlc"
+
+
+def test_it_reads_a_brace_on_its_own_line_and_comments_with_bang_or_hash():
+    text = "virtual_server 192.0.2.1 80\n{\n  lb_algo rr ! comment\n  # comment\n  real_server 192.0.2.2 80 { weight 4 }\n}\n"
+    [vs] = parse_keepalived(text)[0].virtual_servers
+    assert (vs.scheduler, vs.real_servers[0].weight) == ("rr", 4)
+
+
+def test_it_skips_a_virtual_server_group_and_reports_it():
+    config, report = parse_keepalived("virtual_server group G1 {\n  lb_algo rr\n}\n")
+    assert config.virtual_servers == []
+    assert report == ["keepalived.conf:1: virtual_server not imported (virtual_server group)"]
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
+def test_it_refuses_each_broken_file_at_the_expected_line(path):
+    text = path.read_text()
+    expected = re.match(r"# expect: (\d+): (.*)", text)
+    assert expected, f"{path.name} has no '# expect: LINE: message' first line"
+    with pytest.raises(KeepalivedError) as caught:
+        parse_keepalived(text, path=f"broken/{path.name}")
+    assert str(caught.value) == f"broken/{path.name}:{expected.group(1)}: {expected.group(2)}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(keepalived_configs())
+def test_parse_of_render_gives_back_the_same_configuration_within_the_common_subset(config):
+    assert keepalived_report(config) == []
+    parsed, report = parse_keepalived(render_keepalived(config))
+    assert report == []
+    assert parsed == config

@@ -1,0 +1,323 @@
+"""lvs.cf: the corpus, the refusals, escapes, service names and the round trip."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+
+from virtualservers.formats.config import Config, RealServerConfig, VirtualServerConfig, HealthCheckConfig
+from virtualservers.formats.lvscf import (
+    LvsCfError,
+    LvsCfUnsupported,
+    WELL_KNOWN_PORTS,
+    lvscf_report,
+    parse_lvscf,
+    quote,
+    render_lvscf,
+    service_port,
+)
+from tests.test_formats_strategies import lvscf_configs
+
+CORPUS = Path(__file__).parent / "corpus" / "lvscf"
+GOOD = sorted(CORPUS.glob("*.cf"))
+BROKEN = sorted((CORPUS / "broken").glob("*.cf"))
+
+
+def load(name: str) -> Config:
+    config, warnings = parse_lvscf((CORPUS / name).read_text(), path=name)
+    assert warnings == [] or name == "all_globals.cf"
+    return config
+
+
+def vs_named(config: Config, name: str) -> VirtualServerConfig:
+    return next(vs for vs in config.virtual_servers if vs.name == name)
+
+
+def rs_named(vs: VirtualServerConfig, name: str) -> RealServerConfig:
+    return next(rs for rs in vs.real_servers if rs.name == name)
+
+
+# --- the corpus: every good file reads, and reads as intended ----------------------------
+
+
+def test_the_corpus_has_the_files_the_brief_asks_for():
+    assert {p.name for p in GOOD} >= {
+        "piranha_example.cf", "direct_routing.cf", "nat_router.cf", "tunnel.cf", "fwmark.cf",
+        "udp.cf", "persistence.cf", "send_expect.cf", "regex_expect.cf", "inactive.cf",
+        "sorry_server.cf", "all_globals.cf",
+    }
+    assert len(BROKEN) >= 20
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_it_reads_every_good_corpus_file_and_renders_it_back_unchanged(path):
+    config, _ = parse_lvscf(path.read_text(), path=path.name)
+    assert config.virtual_servers
+    assert parse_lvscf(render_lvscf(config))[0] == config
+
+
+def test_it_reads_the_piranha_example():
+    config = load("piranha_example.cf")
+    c, r = config.cluster, config.redundancy
+    assert (c.serial_no, c.primary, c.service, c.network, c.debug_level) == (12, "192.0.2.5", "lvs", "direct", "NONE")
+    assert (r.backup_active, r.backup, r.heartbeat, r.heartbeat_port) == (True, "192.0.2.6", True, 539)
+    assert (r.keepalive, r.deadtime, r.monitor_links, r.syncdaemon) == (6, 18, True, True)
+    [vs] = config.virtual_servers
+    assert (vs.name, vs.active, vs.address, vs.device, vs.vip_nmask) == ("Exchange-443", True, "192.0.2.50", "seth0:1", "255.255.255.0")
+    assert (vs.port, vs.protocol, vs.scheduler, vs.persistent, vs.pmask) == (443, "tcp", "rr", 14400, "255.255.255.255")
+    assert (vs.fwmark, vs.forwarding, vs.quiesce_server, vs.load_monitor) == (None, "", False, "none")
+    hc = vs.health_check
+    assert hc.check_type == "program"
+    assert hc.send_program == "/usr/local/bin/lvs_check_owa %h %p"
+    assert (hc.expect, hc.use_regex, hc.interval, hc.timeout) == ("OK", False, 30, 30)
+    assert (hc.rise, hc.fall) == (1, 1)  # reentry 15 / timeout 30, rounded up; nanny: first failure
+    assert [(rs.name, rs.address, rs.port, rs.weight, rs.admin_state) for rs in vs.real_servers] == [
+        ("CAS1", "192.0.2.21", None, 1, "enabled"),
+        ("CAS2", "192.0.2.22", None, 1, "enabled"),
+    ]
+
+
+def test_it_reads_direct_routing_with_gui_defaults_for_timeout_and_reentry():
+    config = load("direct_routing.cf")
+    assert config.cluster.network == "direct"
+    vs = vs_named(config, "web")
+    assert (vs.address, vs.device, vs.port, vs.scheduler) == ("192.0.2.80", "eth0:1", 80, "wlc")
+    assert vs.health_check.check_type == "tcp"
+    assert (vs.health_check.interval, vs.health_check.rise) == (6, 3)  # ceil(15 / 6)
+    assert [rs.weight for rs in vs.real_servers] == [1, 3]
+
+
+def test_it_reads_nat_with_a_nat_router_and_real_server_ports_that_differ():
+    config = load("nat_router.cf")
+    c, r = config.cluster, config.redundancy
+    assert (c.network, c.nat_router_ip, c.nat_router_device, c.nat_nmask) == ("nat", "198.51.100.1", "eth1:1", "255.255.255.0")
+    assert (c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout) == (900, 120, 300)
+    assert (c.primary_private, r.backup_private, r.keepalive, r.deadtime) == ("198.51.100.5", "198.51.100.6", 2, 10)
+    vs = vs_named(config, "app")
+    assert [(rs.name, rs.port, rs.weight) for rs in vs.real_servers] == [
+        ("app1", 8080, 10), ("app2", 8081, 5), ("app3", None, 1),
+    ]
+    assert (vs.health_check.interval, vs.health_check.rise) == (5, 4)
+
+
+def test_it_reads_tunnelling_and_a_service_name_port():
+    config = load("tunnel.cf")
+    assert config.cluster.network == "tunnel"
+    vs = vs_named(config, "mail")
+    assert (vs.port, vs.scheduler, vs.device) == (25, "lc", "eth0:2")
+    assert rs_named(vs, "remote2").weight == 2
+    assert rs_named(vs, "remote1").weight == 1
+
+
+def test_it_reads_firewall_marks():
+    config = load("fwmark.cf")
+    shop, media = vs_named(config, "shop"), vs_named(config, "media")
+    assert (shop.fwmark, shop.address, shop.persistent, shop.pmask) == (80, "192.0.2.60", 1800, "255.255.255.255")
+    assert (media.fwmark, media.port, media.scheduler, media.persistent) == (4294967295, 443, "sh", 0)
+
+
+def test_it_reads_udp_services():
+    config = load("udp.cf")
+    dns, syslog = vs_named(config, "dns"), vs_named(config, "syslog")
+    assert (dns.protocol, dns.port, dns.scheduler) == ("udp", 53, "rr")
+    assert (syslog.protocol, syslog.port, syslog.address) == ("udp", 514, "192.0.2.53")
+    assert [rs.address for rs in dns.real_servers] == ["192.0.2.54", "192.0.2.55"]
+
+
+def test_it_reads_persistence_netmasks():
+    config = load("persistence.cf")
+    portal, vpn = vs_named(config, "portal"), vs_named(config, "vpn")
+    assert (portal.port, portal.persistent, portal.pmask) == (443, 3600, "255.255.255.0")
+    assert (vpn.protocol, vpn.persistent, vpn.pmask) == ("udp", 86400, "255.255.255.255")
+
+
+def test_it_decodes_quoted_send_strings_with_escapes():
+    config = load("send_expect.cf")
+    http = vs_named(config, "http").health_check
+    assert http.check_type == "send_expect"
+    assert http.send == "GET /health HTTP/1.0\r\nHost: www.example.com\r\n\r\n"
+    assert (http.expect, http.interval, http.rise) == ("HTTP/1.0 200", 10, 3)
+    smtp = vs_named(config, "smtp").health_check
+    assert (smtp.send, smtp.expect) == ("QUIT\r\n", "220")
+    quoted = vs_named(config, "quoted").health_check
+    assert quoted.send == 'say "hi" # not a comment\tC:\\path\\'
+    assert quoted.expect == "*"
+
+
+def test_it_keeps_regex_backslashes_as_written():
+    hc = vs_named(load("regex_expect.cf"), "api").health_check
+    assert hc.use_regex is True
+    assert hc.expect == r"HTTP/1\.[01] 2\d\d"
+    assert re.match(hc.expect, "HTTP/1.1 204 No Content")
+    assert hc.send.endswith("Connection: close\r\n\r\n")
+    assert (hc.interval, hc.rise) == (3, 4)
+
+
+def test_it_reads_inactive_servers_inactive_virtuals_and_weight_zero():
+    config = load("inactive.cf")
+    live, parked = vs_named(config, "live"), vs_named(config, "parked")
+    assert (live.active, parked.active) == (True, False)
+    assert [(rs.name, rs.admin_state, rs.weight) for rs in live.real_servers] == [
+        ("on", "enabled", 5), ("off", "disabled", 5), ("zero", "enabled", 0),
+    ]
+
+
+def test_it_reads_a_sorry_server_quiesce_and_a_send_program():
+    vs = vs_named(load("sorry_server.cf"), "store")
+    assert (vs.sorry_server, vs.sorry_port, vs.quiesce_server) == ("192.0.2.149", None, True)
+    assert vs.health_check.check_type == "program"
+    assert vs.health_check.send_program == "/usr/local/bin/check_store --host %h --port %p"
+
+
+def test_it_reads_every_global_key():
+    config, warnings = parse_lvscf((CORPUS / "all_globals.cf").read_text(), path="all_globals.cf")
+    c, r = config.cluster, config.redundancy
+    assert (c.serial_no, c.service, c.primary, c.primary_private) == (42, "lvs", "192.0.2.5", "198.51.100.5")
+    assert (c.network, c.nat_router_ip, c.nat_router_device, c.nat_nmask) == ("nat", "198.51.100.254", "eth1:0", "255.255.255.0")
+    assert (c.rsh_command, c.debug_level, c.hard_shutdown) == ("rsh", "2", True)
+    assert (c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout) == (7200, 60, 120)
+    assert c.active_cmd == "/usr/local/sbin/became-active --notify ops"
+    assert (c.inactive_cmd, c.ipvsadm_path) == ("/usr/local/sbin/became-inactive", "/usr/sbin/ipvsadm")
+    assert (r.backup_active, r.backup, r.backup_private, r.heartbeat) == (False, "192.0.2.6", "198.51.100.6", False)
+    assert (r.heartbeat_port, r.keepalive, r.deadtime, r.monitor_links) == (1539, 3, 9, False)
+    assert (r.syncdaemon, r.syncd_iface, r.syncd_id) == (True, "bond0.100", 7)
+    vs = vs_named(config, "loaded")
+    assert (vs.scheduler, vs.load_monitor) == ("lblcr", "none")
+    assert [rs.name for rs in vs.real_servers] == ["l1"]
+    assert warnings == ["all_globals.cf:37: load_monitor 'rup' not supported, skipped"]
+
+
+# --- refusals: every broken file names its line ------------------------------------------
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
+def test_it_refuses_each_broken_file_at_the_expected_line(path):
+    text = path.read_text()
+    expected = re.match(r"# expect: (\d+): (.*)", text)
+    assert expected, f"{path.name} has no '# expect: LINE: message' first line"
+    with pytest.raises(LvsCfError) as caught:
+        parse_lvscf(text, path=f"broken/{path.name}")
+    assert str(caught.value) == f"broken/{path.name}:{expected.group(1)}: {expected.group(2)}"
+    assert caught.value.line == int(expected.group(1))
+
+
+def test_it_uses_lvs_cf_as_the_default_path_in_errors():
+    with pytest.raises(LvsCfError, match=r"^lvs\.cf:1: unknown key 'nonsense'$"):
+        parse_lvscf("nonsense = 1\n")
+
+
+def test_it_refuses_the_whole_file_when_only_the_last_line_is_wrong():
+    good = (CORPUS / "direct_routing.cf").read_text()
+    with pytest.raises(LvsCfError):
+        parse_lvscf(good + "bogus = 1\n")
+
+
+# --- lexing details ----------------------------------------------------------------------
+
+
+def test_it_resolves_service_names_from_the_system_and_falls_back_to_its_own_table():
+    assert service_port("https") == 443
+    assert service_port("8080") == 8080
+
+    def no_services_file(name: str) -> int:
+        raise OSError("service/proto not found")
+
+    assert service_port("http", lookup=no_services_file) == 80
+    assert service_port("smtp", lookup=no_services_file) == 25
+    assert {"http", "https", "smtp", "domain", "ssh"} <= set(WELL_KNOWN_PORTS)
+    with pytest.raises(ValueError, match="not a port number or a known service name"):
+        service_port("gopher-plus-plus", lookup=no_services_file)
+
+
+def test_it_reads_single_quoted_values_and_unknown_escapes_as_written():
+    text = "virtual v {\n address = 192.0.2.1\n send = 'a\\'b\\x'\n}\n"
+    [vs] = parse_lvscf(text)[0].virtual_servers
+    assert vs.health_check.send == "a'b\\x"
+
+
+def test_it_refuses_text_after_a_closing_quote():
+    with pytest.raises(LvsCfError, match=r"lvs\.cf:3: send: unexpected text right after a closing quote"):
+        parse_lvscf('virtual v {\n address = 192.0.2.1\n send = "a"b\n}\n')
+
+
+def test_it_quotes_strings_so_they_read_back_exactly():
+    for value in ['', 'plain', 'tab\there', 'cr\r\nlf', 'quote"d', 'back\\slash', 'end\\', '\\n literal', "it's"]:
+        text = f"virtual v {{\n address = 192.0.2.1\n send = {quote(value)}\n}}\n"
+        assert parse_lvscf(text)[0].virtual_servers[0].health_check.send == value
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def test_it_renders_in_the_piranha_gui_style():
+    text = render_lvscf(load("piranha_example.cf"))
+    assert "virtual Exchange-443 {\n     active = 1\n     address = 192.0.2.50 seth0:1\n" in text
+    assert '     send_program = "/usr/local/bin/lvs_check_owa %h %p"\n     expect = "OK"\n' in text
+    assert "     server CAS1 {\n         address = 192.0.2.21\n         active = 1\n         weight = 1\n     }\n" in text
+    assert text.startswith("serial_no = 12\nprimary = 192.0.2.5\nservice = lvs\n")
+    keys = {m.group(1) for m in re.finditer(r"^\s*([a-z_]+) = ", text, re.M)}
+    assert keys <= {
+        "serial_no", "primary", "primary_private", "service", "backup_active", "backup", "backup_private",
+        "heartbeat", "heartbeat_port", "keepalive", "deadtime", "network", "nat_router", "nat_nmask",
+        "debug_level", "monitor_links", "syncdaemon", "syncd_iface", "syncd_id", "tcp_timeout",
+        "tcpfin_timeout", "udp_timeout", "hard_shutdown", "rsh_command", "active_cmd", "inactive_cmd",
+        "ipvsadm", "active", "address", "vip_nmask", "sorry_server", "fwmark", "port", "persistent",
+        "pmask", "send_program", "send", "expect", "use_regex", "load_monitor", "scheduler", "protocol",
+        "timeout", "reentry", "quiesce_server", "weight",
+    }
+
+
+def _mixed_config() -> Config:
+    return Config(virtual_servers=[
+        VirtualServerConfig(name="v4", address="192.0.2.1", real_servers=[RealServerConfig("r", "192.0.2.2")]),
+        VirtualServerConfig(name="v6", address="2001:db8::1", real_servers=[RealServerConfig("r", "2001:db8::2")]),
+        VirtualServerConfig(name="sctp", address="192.0.2.3", protocol="sctp"),
+    ])
+
+
+def test_it_refuses_to_render_ipv6_and_sctp():
+    with pytest.raises(LvsCfUnsupported) as caught:
+        render_lvscf(_mixed_config())
+    assert caught.value.reasons == [
+        "virtual server 'v6' is IPv6 (lvs.cf has no IPv6)",
+        "virtual server 'sctp' uses SCTP (lvs.cf has only tcp and udp)",
+    ]
+
+
+def test_it_can_skip_what_lvs_cf_cannot_express_and_says_so():
+    text = render_lvscf(_mixed_config(), skip_unsupported=True)
+    assert [vs.name for vs in parse_lvscf(text)[0].virtual_servers] == ["v4"]
+    report = lvscf_report(_mixed_config())
+    assert "skipped: virtual server 'v6' is IPv6 (lvs.cf has no IPv6)" in report
+    assert "skipped: virtual server 'sctp' uses SCTP (lvs.cf has only tcp and udp)" in report
+
+
+def test_it_reports_what_it_approximates():
+    vs = VirtualServerConfig(
+        name="web", address="192.0.2.1", sorry_server="192.0.2.9", sorry_port=8080, forwarding="tunnel",
+        health_check=HealthCheckConfig(check_type="http", interval=5, timeout=2, fall=3),
+        real_servers=[RealServerConfig("r1", "192.0.2.2", admin_state="draining")],
+    )
+    report = lvscf_report(Config(virtual_servers=[vs]))
+    assert report == [
+        "virtual server 'web': forwarding 'tunnel' differs from the global network 'nat' (lvs.cf has only the global one)",
+        "virtual server 'web': sorry_port 8080 not written (lvs.cf sends the sorry server the virtual port)",
+        "virtual server 'web': http check written as a plain TCP connect",
+        "virtual server 'web': check interval 5 and timeout 2 differ; lvs.cf has one value, wrote 5",
+        "virtual server 'web': fall 3 not written (nanny removes a server on its first failure)",
+        "virtual server 'web': real server 'r1' is draining, written as inactive",
+    ]
+    assert lvscf_report(load("piranha_example.cf")) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(lvscf_configs())
+def test_parse_of_render_gives_back_the_same_configuration(config):
+    text = render_lvscf(config)
+    parsed, warnings = parse_lvscf(text)
+    assert warnings == []
+    assert parsed == config
+    assert lvscf_report(config) == []
