@@ -43,6 +43,12 @@ EXPECTED = {
     "audit_export": (VIEWER, GET_ONLY),
     "audit_detail": (VIEWER, GET_ONLY),
 }
+from tests import roles_health, roles_io  # noqa: E402
+
+EXPECTED.update(roles_health.EXPECTED)
+EXPECTED.update(roles_io.EXPECTED)
+EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS}
+
 # Reachable by any logged-in user, whatever the role.
 ANY_USER = {"home", "password_change", "logout", "login"}
 
@@ -68,6 +74,8 @@ def ids(db, make_user):
 
 
 def url_for(name: str, ids: dict) -> str:
+    if name in EXTRA_URLS:
+        return EXTRA_URLS[name](ids)
     if name.startswith("real_") and name not in ("real_list", "real_add"):
         return reverse(name, args=[ids["virtual"], ids["real"]])
     if name.startswith(("virtual_", "real_", "check_")) and name not in ("virtual_list", "virtual_add"):
