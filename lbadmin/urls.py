@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from lbadmin import views as core
@@ -40,6 +40,8 @@ urlpatterns = [
     path("audit/", core.audit_list, name="audit_list"),
     path("audit/export.csv", core.audit_export, name="audit_export"),
     path("audit/<int:pk>/", core.audit_detail, name="audit_detail"),
+    path("health/", include("monitoring.health_urls")),
+    path("config/", include("virtualservers.io_urls")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,2 @@
+"""URLs of import, export, backup, restore and templates."""
+urlpatterns: list = []
