@@ -1,9 +1,12 @@
-"""Reconcile's hot path at the size the design names: 1,000 services x 8 destinations.
+"""Reconcile's pure hot path at the size the design names: 1,000 services x 8
+destinations. Prints its figures; asserts nothing about time (that is not a test).
 
-The bounds are generous guards against accidental quadratic work (shared CI machines
-vary several-fold); the scaling test is the sharper check. Measured times are printed
-(pytest -s) so a run can be compared with the figures in the engine's report.
+    python bench/bench_engine.py
 """
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dataclasses
 import time
@@ -47,7 +50,7 @@ def drifted(table: Table) -> Table:
     return Table(changed)
 
 
-def test_parse_and_plan_of_a_thousand_services_stay_fast():
+def thousand_services():
     table = build(1000)
     text = render(table)
     assert text.count("\n") == 9000
@@ -61,15 +64,17 @@ def test_parse_and_plan_of_a_thousand_services_stay_fast():
     print(f"\n1000x8: parse_save {parse:.0f} ms, plan unchanged {same:.0f} ms, "
           f"plan drift {drift:.0f} ms ({len(plan(live, desired))} commands), "
           f"plan from empty {full:.0f} ms")
-    assert parse < 400
-    assert same < 400 and drift < 400 and full < 400
 
 
-def test_parse_and_plan_grow_linearly_with_the_table():
+def growth():
     small, large = build(500), build(2000)
     small_text, large_text = render(small), render(large)
     parse_ratio = best_ms(lambda: parse_save(large_text)) / best_ms(lambda: parse_save(small_text))
     plan_ratio = best_ms(lambda: plan(Table(), large)) / best_ms(lambda: plan(Table(), small))
     print(f"\n4x the table: parse x{parse_ratio:.1f}, plan x{plan_ratio:.1f}")
-    assert parse_ratio < 8   # linear would be 4; quadratic 16
-    assert plan_ratio < 8
+    print("(linear growth would be x4, quadratic x16)")
+
+
+if __name__ == "__main__":
+    thousand_services()
+    growth()
