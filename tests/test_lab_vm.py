@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401
+from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401, F811
 from tests.lab.vm import LabVM, _parse_bodies
 
 RS1 = topology.REAL_SERVERS["rs1"]

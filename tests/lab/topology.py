@@ -2,8 +2,9 @@
 
 Every address lives inside the guest (the director's own interfaces and network
 namespaces it creates), so no lab traffic ever leaves the VM. The build writes these
-values into the guest as /etc/lab/*.conf; the guest scripts read those files, and the
-tests import this module, so the two cannot drift apart.
+values into the guest (/etc/lab/*.conf for the shell scripts, /etc/lab/**/*.ip as
+`ip -batch` input for the boot script), and the tests import this module, so the two
+cannot drift apart.
 
     client ns (10.20.0.2) --veth-- director (10.20.0.1, VIP pool) --br-rs (10.10.0.1)-- rs1/rs2/rs3
 
