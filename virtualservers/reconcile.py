@@ -95,9 +95,13 @@ def _set_status(director: Director, status: str, reason: str) -> None:
 
 
 def _live_connections(executor: ipvs.Executor) -> LiveConnections:
+    """Connections a drain waits for: established ones for TCP and SCTP (a
+    closed connection lingers as InActConn in TIME_WAIT for minutes without
+    carrying traffic), every entry for UDP, which has no established state."""
     report = ipvs.parse_list(executor.list_text("list"))
-    return LiveConnections({(ref.service, ref.address, ref.port): c.active + c.inactive
-                            for ref, c in report.connections.items()})
+    return LiveConnections({
+        (ref.service, ref.address, ref.port): c.active + (c.inactive if ref.service.kind == "udp" else 0)
+        for ref, c in report.connections.items()})
 
 
 def _timeout_command(executor: ipvs.Executor) -> ipvs.Command | None:
