@@ -70,6 +70,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # Tests use a file (one per test process), so a real Celery worker started
+    # by an integration test can open the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
     # The worker, beat and web write concurrently: WAL and a busy timeout
     # turn "database is locked" into a short wait.
     DATABASES["default"]["OPTIONS"] = {
