@@ -71,3 +71,24 @@ def test_a_bad_value_shows_its_message_next_to_the_field(live_server, page, make
     assert "valid IPv4 or IPv6" in page.locator("#id_address_error").inner_text()
     assert "65535" in page.locator("#id_port_error").inner_text()
     assert not VirtualServer.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_draining_server_shows_a_live_countdown(live_server, page, make_user):
+    from tests import factories
+
+    make_user("operator", username="carol", password="correct-horse-battery")
+    vs = factories.virtual_server(drain_timeout=120)
+    rs = factories.real_server(vs, admin_state="enabled")
+    page.goto(live_server.url + "/accounts/login/")
+    fill_form(page, {"username": "carol", "password": "correct-horse-battery"})
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/virtual/{vs.pk}/real/")
+    page.locator(f"#rs-{rs.pk} >> text=DRAIN").click()
+    countdown = page.locator(f"#rs-{rs.pk} .countdown")
+    countdown.wait_for()
+    page.wait_for_function("document.querySelector('.countdown').textContent.includes('drain ends in')")
+    first = int(countdown.inner_text().split("in ")[1].split(" s")[0])
+    assert 100 < first <= 120
+    page.wait_for_timeout(2200)
+    assert int(countdown.inner_text().split("in ")[1].split(" s")[0]) < first

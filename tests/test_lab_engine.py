@@ -172,3 +172,13 @@ def test_a_stopped_director_shows_unreachable_then_converges_when_back(director,
     assert sorted(clean_lab_vm.ipvsadm_save().splitlines()) == sorted(ipvs_rules())
     director.refresh_from_db()
     assert director.status == Director.Status.OK
+
+
+def test_global_timeouts_are_applied_with_set(director, clean_lab_vm):
+    from lbadmin.models import ClusterSettings
+
+    ClusterSettings.objects.update_or_create(pk=1, defaults={"tcp_timeout": 901, "tcpfin_timeout": 121, "udp_timeout": 301})
+    outcome = reconcile_director(director.pk, trigger="test")
+    assert [c.line for c in outcome.commands] == ["--set 901 121 301"]
+    assert "901 121 301" in clean_lab_vm.check(["ipvsadm", "-L", "--timeout"])
+    assert reconcile_director(director.pk, trigger="test").commands == []

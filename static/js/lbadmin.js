@@ -1,0 +1,13 @@
+// Drain countdowns: an element with data-deadline (ISO time) shows the seconds
+// left. Plain text stays in the element, so the page reads fine without JS.
+(function () {
+  function tick() {
+    document.querySelectorAll("[data-deadline]").forEach(function (el) {
+      var left = Math.round((Date.parse(el.dataset.deadline) - Date.now()) / 1000);
+      el.textContent = left > 0 ? "drain ends in " + left + " s (or when idle)" : "drain timeout passed";
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("DOMContentLoaded", tick);
+})();
