@@ -52,8 +52,9 @@ def director_list(request):
 @role_required(ADMIN)
 def director_edit(request, pk: int | None = None):
     director = get_object_or_404(Director, pk=pk) if pk else Director()
+    runs = director.apply_runs.all()[:20] if pk else []
     return edit_page(request, form_class=DirectorForm, instance=director, template="lbadmin/director_form.html",
-                     success_url=reverse("director_list"))
+                     context={"runs": runs}, success_url=reverse("director_list"))
 
 
 @require_POST
@@ -193,3 +194,43 @@ def not_found(request, exception=None):
 
 def server_error(request):
     return HttpResponse("Internal error. The request id is in the X-Request-ID header.", status=500, content_type="text/plain")
+
+
+# Host keys -----------------------------------------------------------------
+
+@require_POST
+@role_required(ADMIN)
+def director_scan_key(request, pk: int):
+    """Show the key the director offers now, next to the pinned one. Pinning
+    is a separate, explicit POST: nothing is trusted by looking."""
+    from virtualservers import ipvs
+
+    director = get_object_or_404(Director, pk=pk)
+    context = {"director": director}
+    try:
+        offered = ipvs.scan_host_key(director.address, director.ssh_port, timeout=10)
+    except ipvs.IpvsError as exc:
+        context["error"] = str(exc)
+    else:
+        context.update(offered=offered, offered_fingerprint=ipvs.fingerprint(offered),
+                       matches=bool(director.host_key) and ipvs.fingerprint(director.host_key) == ipvs.fingerprint(offered))
+    return render(request, "lbadmin/_host_key_scan.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def director_pin_key(request, pk: int):
+    director = get_object_or_404(Director, pk=pk)
+    before = audit.snapshot(director)
+    director.host_key = request.POST.get("host_key", "").strip()
+    try:
+        director.full_clean()
+    except Exception as exc:  # ValidationError: shown, nothing saved
+        messages.error(request, f"Not pinned: {'; '.join(getattr(exc, 'messages', [str(exc)]))}")
+        return redirect("director_edit", pk=pk)
+    with transaction.atomic():
+        director.save(update_fields=["host_key"])
+        audit.record("pin_host_key", director, before=before, after=audit.snapshot(director),
+                     message=f"pinned {director.host_key_fingerprint}")
+    messages.success(request, f"Pinned host key {director.host_key_fingerprint} for {director}.")
+    return redirect("director_edit", pk=pk)

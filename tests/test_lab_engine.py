@@ -182,3 +182,22 @@ def test_global_timeouts_are_applied_with_set(director, clean_lab_vm):
     assert [c.line for c in outcome.commands] == ["--set 901 121 301"]
     assert "901 121 301" in clean_lab_vm.check(["ipvsadm", "-L", "--timeout"])
     assert reconcile_director(director.pk, trigger="test").commands == []
+
+
+def test_a_wrong_pinned_key_is_refused_and_the_admin_can_read_and_pin_the_real_one(director, admin_client, clean_lab_vm):
+    from virtualservers.ipvs import fingerprint
+
+    real_key = director.host_key
+    director.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFQVsWpOVcAyL1Q6cljsdsuJHOQ8UyONRF+ABtZbpxvD"
+    director.save()
+    with pytest.raises(ipvs.HostKeyMismatch):
+        reconcile_director(director.pk, trigger="test")
+    director.refresh_from_db()
+    assert director.status == Director.Status.UNREACHABLE and "SHA256:" in director.status_reason
+    page = admin_client.post(reverse("director_scan_key", args=[director.pk])).content.decode()
+    assert fingerprint(real_key) in page and "DIFFERENT from the pinned key" in page
+    admin_client.post(reverse("director_pin_key", args=[director.pk]), {"host_key": real_key})
+    director.refresh_from_db()
+    assert director.host_key == real_key
+    assert AuditEntry.objects.filter(action="pin_host_key", object_repr=director.name).exists()
+    assert reconcile_director(director.pk, trigger="test").run.result in (ApplyRun.Result.OK, ApplyRun.Result.NOOP)

@@ -36,6 +36,8 @@ EXPECTED = {
     "director_add": (ADMIN, ADMIN),
     "director_edit": (ADMIN, ADMIN),
     "director_delete": (GET_ONLY, ADMIN),
+    "director_scan_key": (GET_ONLY, ADMIN),
+    "director_pin_key": (GET_ONLY, ADMIN),
     "user_list": (ADMIN, GET_ONLY),
     "user_add": (ADMIN, ADMIN),
     "user_edit": (ADMIN, ADMIN),
@@ -80,7 +82,7 @@ def url_for(name: str, ids: dict) -> str:
         return reverse(name, args=[ids["virtual"], ids["real"]])
     if name.startswith(("virtual_", "real_", "check_")) and name not in ("virtual_list", "virtual_add"):
         return reverse(name, args=[ids["virtual"]])
-    if name in ("director_edit", "director_delete"):
+    if name in ("director_edit", "director_delete", "director_scan_key", "director_pin_key"):
         return reverse(name, args=[ids["director"]])
     if name == "user_edit":
         return reverse(name, args=[ids["user"]])
