@@ -10,15 +10,25 @@ import ipaddress
 import re
 from typing import Any, Callable
 
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos")
+from virtualservers.formats import validate as rules
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Linux interface names: at most 15 bytes, no '/', ':' or whitespace; an alias
-# label ("eth0:1") adds ':' and up to 15 - len(base) more characters.
-DEVICE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}(:[A-Za-z0-9_-]+)?$")
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 UNIX_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
+
+# The configuration rules live in one place, the pure formats package, so a
+# form, a model's clean() and an lvs.cf or keepalived import refuse the same
+# things with the same words.
+SCHEDULERS = rules.SCHEDULERS
+name = rules.validate_name
+port = rules.validate_port
+weight = rules.validate_weight
+fwmark = rules.validate_fwmark
+non_negative = rules.validate_non_negative
+netmask = rules.validate_netmask
+device = rules.validate_device
+scheduler = rules.validate_scheduler
+same_family = rules.validate_same_family
 
 
 def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *args: Any) -> None:
@@ -28,81 +38,15 @@ def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *arg
     try:
         rule(value, *args)
     except ValueError as exc:
-        errors.setdefault(field, str(exc))
-
-
-def name(value: str) -> str:
-    if not NAME_RE.match(value):
-        raise ValueError("Use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.")
-    return value
+        errors.setdefault(field, str(exc)[:1].upper() + str(exc)[1:] + ("" if str(exc).endswith(".") else "."))
 
 
 def ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    try:
-        return ipaddress.ip_address(str(value).strip())
-    except ValueError:
-        raise ValueError(f"'{value}' is not a valid IPv4 or IPv6 address.") from None
+    return ipaddress.ip_address(rules.validate_ip(str(value)))
 
 
 def family_of(value: str) -> int:
     return ip(value).version
-
-
-def same_family(vip: str, other: str, what: str = "the virtual server's VIP") -> None:
-    if family_of(vip) != family_of(other):
-        raise ValueError(f"{other} is IPv{family_of(other)} but {what} ({vip}) is IPv{family_of(vip)}.")
-
-
-def port(value: int) -> int:
-    if not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError("A port is a number from 1 to 65535.")
-    return value
-
-
-def weight(value: int) -> int:
-    if not isinstance(value, int) or not 0 <= value <= 65535:
-        raise ValueError("A weight is a number from 0 to 65535.")
-    return value
-
-
-def fwmark(value: int) -> int:
-    if not isinstance(value, int) or not 1 <= value <= 0xFFFFFFFF:
-        raise ValueError("A firewall mark is a number from 1 to 4294967295.")
-    return value
-
-
-def non_negative(value: int) -> int:
-    if not isinstance(value, int) or value < 0:
-        raise ValueError("Must be zero or more.")
-    return value
-
-
-def netmask(value: str, family: int = 4) -> str:
-    """A dotted IPv4 netmask (contiguous ones) or, for IPv6, a prefix length."""
-    text = str(value).strip()
-    if family == 6:
-        if not text.isdigit() or not 1 <= int(text) <= 128:
-            raise ValueError("For IPv6 the netmask is a prefix length from 1 to 128.")
-        return text
-    try:
-        ipaddress.IPv4Network(f"0.0.0.0/{text}")
-    except ValueError:
-        raise ValueError(f"'{text}' is not a valid IPv4 netmask (e.g. 255.255.255.0).") from None
-    if text.isdigit():
-        raise ValueError("Write the IPv4 netmask dotted, e.g. 255.255.255.0.")
-    return text
-
-
-def device(value: str) -> str:
-    if not DEVICE_RE.match(value) or len(value.split(":")[0]) > 15:
-        raise ValueError("Not a valid interface name (e.g. eth0 or eth0:1; at most 15 characters before ':').")
-    return value
-
-
-def scheduler(value: str) -> str:
-    if value not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler '{value}'; choose one of {', '.join(SCHEDULERS)}.")
-    return value
 
 
 def host(value: str) -> str:

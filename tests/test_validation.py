@@ -37,8 +37,8 @@ VS_CASES = [
     ("vip_nmask", {"vip_nmask": "24"}, "dotted"),
     ("vip_nmask", {"address": "2001:db8::50", "vip_nmask": "255.255.255.0"}, "prefix length"),
     ("pmask", {"pmask": "255.255.255.256"}, "not a valid IPv4 netmask"),
-    ("device", {"device": "eth0 ; reboot"}, "interface name"),
-    ("device", {"device": "averyveryverylongname0"}, "interface name"),
+    ("device", {"device": "eth0 ; reboot"}, "not a valid device name"),
+    ("device", {"device": "averyverylong0:1"}, "longer than 15 characters"),
     ("scheduler", {"scheduler": "fastest"}, "Select a valid choice"),
     ("persistent", {"persistent": "-1"}, "greater than or equal to 0"),
     ("drain_timeout", {"drain_timeout": "-5"}, "greater than or equal to 0"),
@@ -155,7 +155,7 @@ def test_a_bad_health_check_is_reported_and_the_old_one_kept(admin_client, field
 
 
 SETTINGS_CASES = [
-    ("global_settings", "nat_router_device", {"nat_router_device": "eth1:1 x"}, "interface name"),
+    ("global_settings", "nat_router_device", {"nat_router_device": "eth1:1 x"}, "not a valid device name"),
     ("global_settings", "nat_nmask", {"nat_nmask": "255.255.0.255"}, "netmask"),
     ("global_settings", "tcp_timeout", {"tcp_timeout": "-3"}, "greater than or equal to 0"),
     ("global_settings", "primary", {"primary": "10.0.0.999"}, "valid IPv4 or IPv6"),
