@@ -2,6 +2,13 @@
 
     python bench/bench_checks.py [--targets 5000] [--interval 2] [--seconds 10]
                                  [--kind tcp|http] [--no-fast-tcp]
+                                 [--baseline nanny|keepalived]
+
+--baseline nanny: the same TCP targets checked nanny-style, one process per real server
+(a small C program, compiled here with gcc, forks one child per target; each connects,
+closes and sleeps its interval), all children's CPU counted.
+--baseline keepalived: Debian's keepalived with a TCP_CHECK per target (checker process
+only); it needs the kernel's IPVS, and says so when it cannot start.
 
 The servers run in a separate process (so their CPU is not counted); the checker runs
 the real Scheduler with spread start times, and the CPU of this process over the
@@ -11,6 +18,10 @@ measured window is divided by the wall time of that window.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import tempfile
 import asyncio
 import multiprocessing
 import resource
@@ -103,6 +114,228 @@ async def measure(ports: list[int], args: argparse.Namespace) -> None:
     print(f"worst start lag: {scheduler.stats.max_start_lag_ms:.1f} ms")
 
 
+NANNY_C = r"""
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+/* usage: nanny N INTERVAL SECONDS PORT... ; one process per target, like nanny */
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]); double interval = atof(argv[2]), seconds = atof(argv[3]);
+    int nports = argc - 4;
+    long *counts = mmap(NULL, sizeof(long) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    double end = now() + seconds;
+    for (int i = 0; i < n; i++) {
+        if (fork() == 0) {
+            struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[4 + i % nports]));
+            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            usleep((useconds_t)(interval * 1e6 * i / n));  /* spread, as the Scheduler does */
+            while (now() < end) {
+                double start = now();
+                int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno == EINPROGRESS) {
+                    struct pollfd p = {s, POLLOUT, 0}; poll(&p, 1, 2000);
+                }
+                close(s);
+                counts[i]++;
+                double left = interval - (now() - start);
+                if (left > 0) usleep((useconds_t)(left * 1e6));
+            }
+            _exit(0);
+        }
+    }
+    while (wait(NULL) > 0) {}
+    long total = 0; for (int i = 0; i < n; i++) total += counts[i];
+    struct rusage r; getrusage(RUSAGE_CHILDREN, &r);
+    printf("%ld %f\n", total, r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6);
+    return 0;
+}
+"""
+
+
+def nanny_baseline(ports: list[int], args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        source, binary = os.path.join(work, "nanny.c"), os.path.join(work, "nanny")
+        with open(source, "w") as handle:
+            handle.write(NANNY_C)
+        subprocess.run(["gcc", "-O2", "-o", binary, source], check=True)
+        started = time.monotonic()
+        done = subprocess.run([binary, str(args.targets), str(args.interval), str(args.seconds), *map(str, ports)],
+                              capture_output=True, text=True, check=True)
+        wall = time.monotonic() - started
+    checks, cpu = done.stdout.split()
+    checks_n, cpu_s = int(checks), float(cpu)
+    print(f"baseline=nanny (one process per real server) targets={args.targets} interval={args.interval}s "
+          f"window={wall:.1f}s (includes forking)")
+    print(f"checks completed: {checks_n} ({checks_n / wall:.0f}/s; expected {args.targets / args.interval:.0f}/s)")
+    print(f"CPU of all checker processes: {cpu_s:.2f}s over {wall:.1f}s = {100 * cpu_s / wall:.1f}% of one core "
+          f"({1e6 * cpu_s / max(checks_n, 1):.0f} us per check)")
+
+
+def keepalived_baseline(ports: list[int], args: argparse.Namespace) -> None:
+    binary = shutil.which("keepalived")
+    if binary is None:
+        print("baseline=keepalived: not installed (apt-get install keepalived)")
+        return
+    blocks = []
+    for i in range(args.targets):
+        vip_port = 10000 + i // 100
+        blocks.append((vip_port, ports[i % len(ports)], i))
+    lines = ["global_defs {\n  router_id bench\n}\n"]
+    by_vip: dict[int, list[tuple[int, int]]] = {}
+    for vip_port, port, i in blocks:
+        by_vip.setdefault(vip_port, []).append((port, i))
+    for vip_port, reals in by_vip.items():
+        lines.append(f"virtual_server 127.0.0.1 {vip_port} {{\n  delay_loop {args.interval:g}\n  lb_kind NAT\n"
+                     "  protocol TCP\n")
+        for port, i in reals:
+            lines.append(f"  real_server 127.0.{1 + i // 250 % 250}.{1 + i % 250} {port} {{\n"
+                         f"    TCP_CHECK {{\n      connect_ip 127.0.0.1\n      connect_port {port}\n"
+                         "      connect_timeout 2\n    }\n  }\n")
+        lines.append("}\n")
+    with tempfile.TemporaryDirectory() as work:
+        conf = os.path.join(work, "keepalived.conf")
+        with open(conf, "w") as handle:
+            handle.write("".join(lines))
+        argv = [binary, "--dont-fork", "--log-console", "--check", "--use-file", conf,
+                "--pid", os.path.join(work, "k.pid"), "--checkers_pid", os.path.join(work, "c.pid")]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        try:
+            output, _ = process.communicate(timeout=args.seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 15)
+            output, _ = process.communicate(timeout=10)
+            print(f"baseline=keepalived ran for {args.seconds}s; its log tail:")
+        else:
+            print(f"baseline=keepalived exited with {process.returncode} before the window ended; its log tail:")
+    for line in [l for l in output.strip().splitlines() if "Shutting down service" not in l][-8:]:
+        print("  " + line)
+
+
+NANNY_C = r"""
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+
+/* usage: nanny N INTERVAL SECONDS PORT... ; one process per target, like nanny */
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]); double interval = atof(argv[2]), seconds = atof(argv[3]);
+    int nports = argc - 4;
+    long *counts = mmap(NULL, sizeof(long) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    double end = now() + seconds;
+    for (int i = 0; i < n; i++) {
+        if (fork() == 0) {
+            struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[4 + i % nports]));
+            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            usleep((useconds_t)(interval * 1e6 * i / n));  /* spread, as the Scheduler does */
+            while (now() < end) {
+                double start = now();
+                int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+                if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno == EINPROGRESS) {
+                    struct pollfd p = {s, POLLOUT, 0}; poll(&p, 1, 2000);
+                }
+                close(s);
+                counts[i]++;
+                double left = interval - (now() - start);
+                if (left > 0) usleep((useconds_t)(left * 1e6));
+            }
+            _exit(0);
+        }
+    }
+    while (wait(NULL) > 0) {}
+    long total = 0; for (int i = 0; i < n; i++) total += counts[i];
+    struct rusage r; getrusage(RUSAGE_CHILDREN, &r);
+    printf("%ld %f\n", total, r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6);
+    return 0;
+}
+"""
+
+
+def nanny_baseline(ports: list[int], args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as work:
+        source, binary = os.path.join(work, "nanny.c"), os.path.join(work, "nanny")
+        with open(source, "w") as handle:
+            handle.write(NANNY_C)
+        subprocess.run(["gcc", "-O2", "-o", binary, source], check=True)
+        started = time.monotonic()
+        done = subprocess.run([binary, str(args.targets), str(args.interval), str(args.seconds), *map(str, ports)],
+                              capture_output=True, text=True, check=True)
+        wall = time.monotonic() - started
+    checks, cpu = done.stdout.split()
+    checks_n, cpu_s = int(checks), float(cpu)
+    print(f"baseline=nanny (one process per real server) targets={args.targets} interval={args.interval}s "
+          f"window={wall:.1f}s (includes forking)")
+    print(f"checks completed: {checks_n} ({checks_n / wall:.0f}/s; expected {args.targets / args.interval:.0f}/s)")
+    print(f"CPU of all checker processes: {cpu_s:.2f}s over {wall:.1f}s = {100 * cpu_s / wall:.1f}% of one core "
+          f"({1e6 * cpu_s / max(checks_n, 1):.0f} us per check)")
+
+
+def keepalived_baseline(ports: list[int], args: argparse.Namespace) -> None:
+    binary = shutil.which("keepalived")
+    if binary is None:
+        print("baseline=keepalived: not installed (apt-get install keepalived)")
+        return
+    blocks = []
+    for i in range(args.targets):
+        vip_port = 10000 + i // 100
+        blocks.append((vip_port, ports[i % len(ports)], i))
+    lines = ["global_defs {\n  router_id bench\n}\n"]
+    by_vip: dict[int, list[tuple[int, int]]] = {}
+    for vip_port, port, i in blocks:
+        by_vip.setdefault(vip_port, []).append((port, i))
+    for vip_port, reals in by_vip.items():
+        lines.append(f"virtual_server 127.0.0.1 {vip_port} {{\n  delay_loop {args.interval:g}\n  lb_kind NAT\n"
+                     "  protocol TCP\n")
+        for port, i in reals:
+            lines.append(f"  real_server 127.0.{1 + i // 250 % 250}.{1 + i % 250} {port} {{\n"
+                         f"    TCP_CHECK {{\n      connect_ip 127.0.0.1\n      connect_port {port}\n"
+                         "      connect_timeout 2\n    }\n  }\n")
+        lines.append("}\n")
+    with tempfile.TemporaryDirectory() as work:
+        conf = os.path.join(work, "keepalived.conf")
+        with open(conf, "w") as handle:
+            handle.write("".join(lines))
+        argv = [binary, "--dont-fork", "--log-console", "--check", "--use-file", conf,
+                "--pid", os.path.join(work, "k.pid"), "--checkers_pid", os.path.join(work, "c.pid")]
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   start_new_session=True)
+        try:
+            output, _ = process.communicate(timeout=args.seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 15)
+            output, _ = process.communicate(timeout=10)
+            print(f"baseline=keepalived ran for {args.seconds}s; its log tail:")
+        else:
+            print(f"baseline=keepalived exited with {process.returncode} before the window ended; its log tail:")
+    for line in [l for l in output.strip().splitlines() if "Shutting down service" not in l][-8:]:
+        print("  " + line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--targets", type=int, default=5000)
@@ -111,6 +344,8 @@ def main() -> None:
     parser.add_argument("--kind", choices=("tcp", "http"), default="tcp")
     parser.add_argument("--no-fast-tcp", dest="fast_tcp", action="store_false",
                         help="run TCP checks as tasks through run_check, not the ConnectProber")
+    parser.add_argument("--baseline", choices=("nanny", "keepalived"),
+                        help="measure a baseline on the same targets instead of lbadmin's checker")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -118,7 +353,13 @@ def main() -> None:
     server = multiprocessing.Process(target=serve, args=(args.kind == "http", ready), daemon=True)
     server.start()
     try:
-        asyncio.run(measure(ready.get(timeout=10), args))
+        ports = ready.get(timeout=10)
+        if args.baseline == "nanny":
+            nanny_baseline(ports, args)
+        elif args.baseline == "keepalived":
+            keepalived_baseline(ports, args)
+        else:
+            asyncio.run(measure(ports, args))
     finally:
         server.terminate()
 

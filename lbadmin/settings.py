@@ -134,3 +134,8 @@ CELERY_BEAT_SCHEDULE.update({
     "live-table": {"task": "monitoring.tasks.poll_live", "schedule": 2.0},
     "reconcile-sweep": {"task": "virtualservers.tasks.sweep", "schedule": 30.0},
 })
+
+CELERY_BEAT_SCHEDULE.update({
+    # Health checks: the tick keeps one checker running in a worker (monitoring/checker.py).
+    "health-tick": {"task": "monitoring.tasks.health_tick", "schedule": 1.0},
+})

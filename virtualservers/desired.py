@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from lbadmin.models import ClusterSettings, Director
 
+from monitoring.health import desired_weight  # slow start: the weight ramps after a server comes back
+
 from . import ipvs
 from .models import RealServer, VirtualServer
 
@@ -79,7 +81,7 @@ def destinations_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConne
                 result.append(ipvs.Destination(rs.address, port, forwarding, 0))
             continue
         any_up = True
-        result.append(ipvs.Destination(rs.address, port, forwarding, rs.weight))
+        result.append(ipvs.Destination(rs.address, port, forwarding, desired_weight(rs, now)))
     if not any_up and vs.sorry_server:
         forwarding = IPVS_FORWARDING[vs.effective_forwarding(cluster)]
         port = destination_port(vs, vs.sorry_port, forwarding)

@@ -1,0 +1,28 @@
+"""Health history: every transition of a real server's health, kept."""
+from django.db import models
+
+from virtualservers.models import RealServer
+
+
+class HealthEvent(models.Model):
+    """One transition (up -> down, down -> up, unknown -> up ...) as the checker saw it.
+
+    Rows are only added; the RealServer row holds the current state, this table the
+    history the real-server page shows."""
+
+    real_server = models.ForeignKey(RealServer, on_delete=models.CASCADE, related_name="health_events")
+    at = models.DateTimeField(db_index=True)
+    old_state = models.CharField(max_length=7, choices=RealServer.Health.choices)
+    new_state = models.CharField(max_length=7, choices=RealServer.Health.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["real_server", "-at"], name="healthevent_rs_at")]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(old_state=models.F("new_state")), name="healthevent_changes_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.real_server} {self.old_state} -> {self.new_state} at {self.at:%Y-%m-%d %H:%M:%S}"
