@@ -1,0 +1,237 @@
+"""The management commands: import_lvscf, import_keepalived, export_lvscf,
+export_keepalived, backup_config, restore_config."""
+import json
+import os
+import re
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from lbadmin.models import AuditEntry, ClusterSettings, RedundancySettings
+from tests import factories
+from virtualservers import configio
+from virtualservers.formats.lvscf import parse_lvscf
+from virtualservers.models import HealthCheck, RealServer, VirtualServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(__file__).parent / "corpus"
+GOOD_LVSCF = sorted((CORPUS / "lvscf").glob("*.cf"))
+BROKEN_LVSCF = sorted((CORPUS / "lvscf" / "broken").glob("*.cf"))
+BROKEN_KEEPALIVED = sorted((CORPUS / "keepalived" / "broken").glob("*.conf"))
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def state():
+    return (list(VirtualServer.objects.values()), list(RealServer.objects.values()), list(HealthCheck.objects.values()),
+            list(ClusterSettings.objects.values()), list(RedundancySettings.objects.values()),
+            AuditEntry.objects.count())
+
+
+def expectation(path: Path) -> tuple[str, str]:
+    match = re.match(r"# expect: (\d+): (.*)", path.read_text().splitlines()[0])
+    assert match, f"{path.name} has no '# expect: LINE: message' first line"
+    return match.group(1), match.group(2)
+
+
+def test_the_corpus_has_a_rules_file_for_every_good_lvscf():
+    assert len(GOOD_LVSCF) >= 10
+    assert [p.with_suffix(".rules").exists() for p in GOOD_LVSCF] == [True] * len(GOOD_LVSCF)
+
+
+@pytest.mark.parametrize("path", GOOD_LVSCF, ids=lambda p: p.stem)
+def test_each_corpus_file_gives_exactly_its_ipvs_rules(path):
+    out, _ = run("import_lvscf", str(path))
+    assert f"{path}: " in out
+    rules, _ = run("ipvs_rules")
+    assert rules == path.with_suffix(".rules").read_text()
+
+
+@pytest.mark.parametrize("path", GOOD_LVSCF, ids=lambda p: p.stem)
+def test_each_corpus_file_is_stored_field_for_field(path):
+    run("import_lvscf", str(path))
+    expected, _ = parse_lvscf(path.read_text(), str(path))
+    expected.virtual_servers.sort(key=lambda s: s.name)
+    for vs in expected.virtual_servers:
+        vs.real_servers.sort(key=lambda r: r.name)
+    assert configio.read_config() == expected
+
+
+@pytest.mark.parametrize("path", BROKEN_LVSCF, ids=lambda p: p.stem)
+def test_each_broken_lvscf_is_refused_with_its_line_and_nothing_changes(path):
+    factories.virtual_server(name="existing")
+    line, message = expectation(path)
+    before = state()
+    with pytest.raises(CommandError) as refused:
+        run("import_lvscf", "--replace", str(path))
+    assert str(refused.value) == f"{path}:{line}: {message}"
+    assert state() == before
+
+
+@pytest.mark.parametrize("path", BROKEN_KEEPALIVED, ids=lambda p: p.stem)
+def test_each_broken_keepalived_conf_is_refused_with_its_line_and_nothing_changes(path):
+    factories.virtual_server(name="existing")
+    line, message = expectation(path)
+    before = state()
+    with pytest.raises(CommandError) as refused:
+        run("import_keepalived", "--replace", str(path))
+    assert str(refused.value) == f"{path}:{line}: {message}"
+    assert state() == before
+
+
+def test_without_replace_it_refuses_existing_virtual_servers_and_changes_nothing():
+    path = CORPUS / "lvscf" / "udp.cf"
+    run("import_lvscf", str(path))
+    before = state()
+    with pytest.raises(CommandError) as refused:
+        run("import_lvscf", str(path))
+    assert str(refused.value) == (f"{path}: virtual server 'dns' exists; replace to overwrite it\n"
+                                  f"{path}: virtual server 'syslog' exists; replace to overwrite it")
+    assert state() == before
+
+
+def test_replace_makes_the_configuration_equal_the_file():
+    run("import_lvscf", str(CORPUS / "lvscf" / "udp.cf"))
+    out, _ = run("import_lvscf", "--replace", str(CORPUS / "lvscf" / "persistence.cf"))
+    assert "- virtual server dns" in out and "+ virtual server portal" in out
+    assert sorted(VirtualServer.objects.values_list("name", flat=True)) == ["portal", "vpn"]
+
+
+def test_dry_run_prints_the_changes_and_changes_nothing():
+    before = state()
+    out, _ = run("import_lvscf", "--dry-run", str(CORPUS / "lvscf" / "direct_routing.cf"))
+    assert "+ virtual server web: active tcp 192.0.2.80:80 wlc, tcp check, real servers: web1 192.0.2.11, web2 192.0.2.12" in out
+    assert "~ global settings: serial_no 0 → 3; primary (blank) → 192.0.2.5; network nat → direct" in out
+    assert out.endswith("dry run: 1 added, 1 changed, 0 removed would be made; nothing changed\n")
+    assert state() == before
+
+
+def test_load_monitor_is_reported_as_a_warning():
+    _, err = run("import_lvscf", str(CORPUS / "lvscf" / "all_globals.cf"))
+    assert "warning: " in err and ":37: load_monitor 'rup' not supported, skipped" in err
+
+
+def test_an_import_is_audited_as_one_change_naming_the_file():
+    path = CORPUS / "lvscf" / "send_expect.cf"
+    run("import_lvscf", str(path))
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.object_type) == ("import", "Configuration")
+    assert str(path) in entry.message and entry.username.endswith("(manage.py import_lvscf)")
+
+
+def test_a_long_import_prints_progress_lines(tmp_path):
+    blocks = [f"virtual v{i} {{\n address = 192.0.2.{i % 250 + 1} eth0:1\n port = {1000 + i}\n}}\n" for i in range(60)]
+    path = tmp_path / "many.cf"
+    path.write_text("network = direct\n" + "".join(blocks))
+    _, err = run("import_lvscf", str(path))
+    assert f"{path}: 60 virtual servers read" in err
+    assert "written 25/60 virtual servers" in err and "written 60/60 virtual servers" in err
+    assert VirtualServer.objects.count() == 60
+
+
+def test_a_file_that_is_not_utf8_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "latin1.cf"
+    path.write_bytes(b"network = direct\n# caf\xe9\n")
+    with pytest.raises(CommandError) as refused:
+        run("import_lvscf", str(path))
+    assert str(refused.value) == f"{path}:2: not UTF-8 text (byte 0xe9)"
+
+
+def test_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CommandError) as refused:
+        run("import_lvscf", str(tmp_path / "nope.cf"))
+    assert str(refused.value) == f"{tmp_path / 'nope.cf'}: cannot read: No such file or directory"
+
+
+def test_export_lvscf_writes_a_file_that_imports_back_the_same(tmp_path):
+    run("import_lvscf", str(CORPUS / "lvscf" / "nat_router.cf"))
+    stored = configio.read_config()
+    target = tmp_path / "out.cf"
+    run("export_lvscf", "-o", str(target))
+    run("import_lvscf", "--replace", str(target))
+    assert configio.read_config() == stored
+
+
+def test_export_lvscf_lists_what_lvscf_cannot_carry():
+    factories.virtual_server(name="v6", address="2001:db8::80", vip_nmask="", pmask="")
+    out, err = run("export_lvscf")
+    assert "note: skipped: virtual server 'v6' is IPv6 (lvs.cf has no IPv6)" in err
+    assert "virtual v6" not in out
+
+
+def test_keepalived_import_reports_what_it_leaves_out_and_keeps_global_settings():
+    cluster = ClusterSettings.load()
+    cluster.network = "tunnel"
+    cluster.save()
+    out, err = run("import_keepalived", str(CORPUS / "keepalived" / "http_and_tcp.conf"))
+    assert ":12: vrrp_instance not imported" in err and ":30: quorum not imported" in err
+    assert ClusterSettings.load().network == "tunnel"
+    # lb_kind NAT stays NAT although the global network type here is tunnel.
+    assert VirtualServer.objects.get(port=25).effective_forwarding() == "nat"
+    assert VirtualServer.objects.get(port=80).effective_forwarding() == "direct"
+
+
+def test_keepalived_export_then_import_gives_the_same_virtual_servers(tmp_path):
+    run("import_keepalived", str(CORPUS / "keepalived" / "http_and_tcp.conf"))
+    before = configio.read_config().virtual_servers
+    target = tmp_path / "keepalived.conf"
+    run("export_keepalived", "-o", str(target))
+    assert "virtual_server 192.0.2.80 80 {" in target.read_text()
+    run("import_keepalived", "--replace", str(target))
+    assert configio.read_config().virtual_servers == before
+
+
+def test_backup_then_restore_gives_back_the_whole_configuration(tmp_path):
+    run("import_lvscf", str(CORPUS / "lvscf" / "all_globals.cf"))
+    run("import_lvscf", str(CORPUS / "lvscf" / "fwmark.cf"), "--replace")
+    stored = configio.read_config()
+    target = tmp_path / "backup.json"
+    run("backup_config", "-o", str(target))
+    assert json.loads(target.read_text())["format"] == "lbadmin-backup"
+    run("import_lvscf", "--replace", str(CORPUS / "lvscf" / "udp.cf"))
+    out, _ = run("restore_config", str(target))
+    assert configio.read_config() == stored
+    assert AuditEntry.objects.filter(action="restore", object_type="Configuration").count() == 1
+
+
+def test_restore_refuses_a_backup_with_any_invalid_part(tmp_path):
+    run("import_lvscf", str(CORPUS / "lvscf" / "udp.cf"))
+    document = json.loads(run("backup_config")[0])
+    document["virtual_servers"][1]["real_servers"][0]["weight"] = 70000
+    target = tmp_path / "bad.json"
+    target.write_text(json.dumps(document))
+    before = state()
+    with pytest.raises(CommandError) as refused:
+        run("restore_config", str(target))
+    assert str(refused.value) == f"{target}: virtual_servers[1].real_servers[0].weight: 70000 is not a weight (a whole number from 0 to 65535)"
+    assert state() == before
+
+
+def test_restore_refuses_broken_json_with_its_line(tmp_path):
+    target = tmp_path / "broken.json"
+    target.write_text('{\n  "format": "lbadmin-backup",\n  "version": 1,,\n}')
+    with pytest.raises(CommandError) as refused:
+        run("restore_config", str(target))
+    assert str(refused.value).startswith(f"{target}:3: not valid JSON: ")
+
+
+def test_from_the_shell_a_broken_file_prints_path_line_message_and_exits_1_without_traceback(tmp_path):
+    path = CORPUS / "lvscf" / "broken" / "unknown_scheduler.cf"
+    line, message = expectation(path)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}"}
+    result = subprocess.run([sys.executable, "manage.py", "import_lvscf", str(path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == f"{path}:{line}: {message}\n"
+    assert result.stdout == ""

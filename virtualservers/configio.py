@@ -1,0 +1,457 @@
+"""The configuration in the database, as a formats.Config, both ways.
+
+read_config() reads everything an export or backup needs. apply_config() writes a
+Config in ONE transaction: every object goes through full_clean() (so the models'
+rules and the database constraints are checked, not only the format's), the first
+refusal rolls everything back, and a real apply is one audit entry plus a reconcile
+queued on commit. A dry run does the same writes and rolls them back, so a preview
+is refused for exactly the reasons the real apply would be.
+
+Two modes:
+- add (replace=False): the incoming virtual servers are added; one whose name exists
+  is refused. Global and redundancy settings (when the source carries them) are taken
+  only if the database still holds the defaults or the same values.
+- replace: the database becomes the incoming configuration. Virtual and real servers
+  are matched by name and updated in place (a virtual server keeps its id and its
+  directors), missing ones are deleted.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from lbadmin import audit
+from lbadmin.models import ClusterSettings, RedundancySettings
+
+from . import changes
+from .formats.config import (
+    ClusterConfig,
+    Config,
+    HealthCheckConfig,
+    RealServerConfig,
+    RedundancyConfig,
+    VirtualServerConfig,
+    scalar_fields,
+)
+from .models import HealthCheck, RealServer, VirtualServer
+
+Progress = Callable[[int, int, str], None]
+
+# Runtime state of a real server: reset when the server it describes moves.
+_RS_RUNTIME = {"health": RealServer.Health.UNKNOWN, "health_since": None, "health_reason": "", "health_latency_ms": None}
+
+
+class ConfigRefused(Exception):
+    """The configuration cannot be applied; .problems lists why, one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass
+class Change:
+    action: str  # "add", "change" or "remove"
+    kind: str  # "virtual server", "global settings", "redundancy settings"
+    name: str
+    details: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
+        head = f"{sign} {self.kind} {self.name}".rstrip()
+        return head + (": " + "; ".join(self.details) if self.details else "")
+
+
+@dataclass
+class Plan:
+    """What an apply did (or, for a dry run, would do)."""
+
+    before: Config
+    after: Config
+    changes: list[Change]
+    include_settings: bool
+    dry_run: bool
+
+    def counts(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "remove": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    def summary_line(self) -> str:
+        c = self.counts()
+        if not self.changes:
+            return "no changes"
+        return f"{c['add']} added, {c['change']} changed, {c['remove']} removed"
+
+
+# --- database -> Config ---------------------------------------------------------------
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _values(model_obj, cls) -> dict:
+    """The dataclass's scalar fields read from a model, blank IPs as ''."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name in ("real_servers", "health_check"):
+            continue
+        value = getattr(model_obj, f.name)
+        out[f.name] = _text(value) if f.type == "str" else value
+    return out
+
+
+def read_config() -> Config:
+    """The whole configuration (not the audit log, not directors, not runtime health)."""
+    # Unsaved defaults when a singleton was never saved: reading must not write.
+    cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
+    redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
+    servers = []
+    for vs in VirtualServer.objects.order_by("name").prefetch_related("real_servers"):
+        try:
+            check = HealthCheckConfig(**_values(vs.health_check, HealthCheckConfig))
+        except HealthCheck.DoesNotExist:
+            check = HealthCheckConfig()
+        real = [RealServerConfig(**_values(rs, RealServerConfig)) for rs in sorted(vs.real_servers.all(), key=lambda r: r.name)]
+        servers.append(VirtualServerConfig(**_values(vs, VirtualServerConfig), real_servers=real, health_check=check))
+    return Config(cluster=cluster, redundancy=redundancy, virtual_servers=servers)
+
+
+# --- differences ----------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[\w./:%@+,=-]+")
+
+
+def show(value) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value == "":
+        return "(blank)"
+    if isinstance(value, str) and not _PLAIN.fullmatch(value):
+        return repr(value)
+    return str(value)
+
+
+def _field_changes(old, new, prefix: str = "") -> list[str]:
+    a, b = scalar_fields(old), scalar_fields(new)
+    return [f"{prefix}{k} {show(a[k])} → {show(b[k])}" for k in a if a[k] != b[k]]
+
+
+def endpoint(vs: VirtualServerConfig) -> str:
+    if vs.fwmark is not None:
+        return f"fwmark {vs.fwmark}"
+    host = f"[{vs.address}]" if ":" in vs.address else vs.address
+    return f"{vs.protocol} {host}:{vs.port}"
+
+
+def describe(vs: VirtualServerConfig) -> str:
+    state = "active" if vs.active else "inactive"
+    real = ", ".join(f"{rs.name} {rs.address}" + (f":{rs.port}" if rs.port else "") for rs in vs.real_servers)
+    forwarding = f" {vs.forwarding}" if vs.forwarding else ""
+    return f"{state} {endpoint(vs)} {vs.scheduler}{forwarding}, {vs.health_check.check_type} check, real servers: {real or '(none)'}"
+
+
+def _virtual_changes(old: VirtualServerConfig, new: VirtualServerConfig) -> list[str]:
+    details = _field_changes(old, new)
+    details += _field_changes(old.health_check, new.health_check, "check ")
+    old_rs = {rs.name: rs for rs in old.real_servers}
+    new_rs = {rs.name: rs for rs in new.real_servers}
+    for name, rs in new_rs.items():
+        if name not in old_rs:
+            details.append(f"real server {name} added ({rs.address})")
+        else:
+            for item in _field_changes(old_rs[name], rs):
+                details.append(f"real server {name} {item}")
+    details += [f"real server {name} removed" for name in old_rs if name not in new_rs]
+    return details
+
+
+def diff_configs(before: Config, after: Config, include_settings: bool = True) -> list[Change]:
+    """What turns `before` into `after`: settings first, then virtual servers by name."""
+    result: list[Change] = []
+    if include_settings:
+        for kind, old, new in (("global settings", before.cluster, after.cluster),
+                               ("redundancy settings", before.redundancy, after.redundancy)):
+            details = _field_changes(old, new)
+            if details:
+                result.append(Change("change", kind, "", details))
+    old_vs = {vs.name: vs for vs in before.virtual_servers}
+    new_vs = {vs.name: vs for vs in after.virtual_servers}
+    for name, vs in new_vs.items():
+        if name not in old_vs:
+            result.append(Change("add", "virtual server", name, [describe(vs)]))
+        else:
+            details = _virtual_changes(old_vs[name], vs)
+            if details:
+                result.append(Change("change", "virtual server", name, details))
+    result += [Change("remove", "virtual server", name, [endpoint(vs)]) for name, vs in old_vs.items() if name not in new_vs]
+    return result
+
+
+def summary(config: Config, include_settings: bool = True) -> dict:
+    """A flat, JSON-ready digest for the audit log: one key per setting and per virtual server."""
+    out: dict = {}
+    if include_settings:
+        out.update({f"global.{k}": v for k, v in scalar_fields(config.cluster).items()})
+        out.update({f"redundancy.{k}": v for k, v in scalar_fields(config.redundancy).items()})
+    for vs in sorted(config.virtual_servers, key=lambda s: s.name):
+        out[f"virtual server {vs.name}"] = describe(vs)
+    return out
+
+
+# --- Config -> database ---------------------------------------------------------------
+
+
+def _settings_refusals(current: Config, incoming: Config) -> list[str]:
+    """In add mode, settings are taken only over defaults or equal values."""
+    problems = []
+    for kind, now, new, default in (("global settings", current.cluster, incoming.cluster, ClusterConfig()),
+                                    ("redundancy settings", current.redundancy, incoming.redundancy, RedundancyConfig())):
+        now_fields, new_fields, default_fields = scalar_fields(now), scalar_fields(new), scalar_fields(default)
+        for d in (now_fields, new_fields, default_fields):
+            d.pop("serial_no", None)
+        if now_fields != new_fields and now_fields != default_fields:
+            differ = ", ".join(f"{k} {show(now_fields[k])} → {show(new_fields[k])}" for k in now_fields if now_fields[k] != new_fields[k])
+            problems.append(f"{kind} differ from the database ({differ}); replace to overwrite them")
+    return problems
+
+
+def planned(current: Config, incoming: Config, *, replace: bool, include_settings: bool) -> Config:
+    """The configuration the database will hold; ConfigRefused in add mode when something exists."""
+    problems = []
+    if not replace:
+        existing = {vs.name for vs in current.virtual_servers}
+        problems += [f"virtual server {vs.name!r} exists; replace to overwrite it"
+                     for vs in incoming.virtual_servers if vs.name in existing]
+        if include_settings:
+            problems += _settings_refusals(current, incoming)
+    if problems:
+        raise ConfigRefused(problems)
+    settings_from = incoming if include_settings else current
+    servers = list(incoming.virtual_servers)
+    if not replace:
+        servers = list(current.virtual_servers) + servers
+    return Config(cluster=settings_from.cluster, redundancy=settings_from.redundancy,
+                  virtual_servers=sorted(servers, key=lambda s: s.name))
+
+
+def _messages(error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [f"{name}: {' '.join(m for e in errs for m in e.messages)}" if name != "__all__" else " ".join(m for e in errs for m in e.messages)
+                for name, errs in error.error_dict.items()]
+    return list(error.messages)
+
+
+def _save(obj, where: str) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise ConfigRefused([f"{where}: {message}" for message in _messages(exc)]) from None
+    obj.save()
+
+
+def _set(obj, values: dict) -> None:
+    for name, value in values.items():
+        setattr(obj, name, value)
+
+
+def _vs_key(vs) -> tuple:
+    return ("fwmark", vs.fwmark) if vs.fwmark is not None else (vs.protocol, str(vs.address), vs.port)
+
+
+def _rs_key(rs) -> tuple:
+    return (str(rs.address), rs.port)
+
+
+def _recreated(old_keys: dict[str, tuple], new_keys: dict[str, tuple]) -> set[str]:
+    """Names to delete and create again rather than update in place: those that take
+    a key another updated row still holds (a swap), which a row-by-row update cannot do
+    without a transient clash."""
+    held = {key: name for name, key in old_keys.items() if name in new_keys}
+    return {name for name, key in new_keys.items()
+            if name in old_keys and key != old_keys[name] and held.get(key, name) != name}
+
+
+def _write_settings(config: Config) -> None:
+    cluster = ClusterSettings.load()
+    _set(cluster, scalar_fields(config.cluster))
+    _save(cluster, "global settings")
+    redundancy = RedundancySettings.load()
+    _set(redundancy, scalar_fields(config.redundancy))
+    _save(redundancy, "redundancy settings")
+
+
+def _write_real_servers(vs: VirtualServer, wanted: list[RealServerConfig]) -> None:
+    where = f"virtual server {vs.name}"
+    existing = {rs.name: rs for rs in vs.real_servers.all()}
+    new_by_name = {rs.name: rs for rs in wanted}
+    recreate = _recreated({n: _rs_key(r) for n, r in existing.items()}, {n: _rs_key(r) for n, r in new_by_name.items()})
+    for name, rs in existing.items():
+        if name not in new_by_name or name in recreate:
+            rs.delete()
+    kept = {n: r for n, r in existing.items() if n in new_by_name and n not in recreate}
+    # Updates before creations, so a new server may take an endpoint an old one just left.
+    for item in sorted(wanted, key=lambda r: r.name not in kept):
+        rs = kept.get(item.name) or RealServer(virtual_server=vs)
+        moved = rs.pk is not None and (rs.address != item.address or rs.port != item.port)
+        _set(rs, scalar_fields(item))
+        if moved:
+            _set(rs, _RS_RUNTIME)
+        if rs.admin_state != RealServer.AdminState.DRAINING:
+            rs.drain_started_at = None
+        elif rs.drain_started_at is None:
+            rs.drain_started_at = timezone.now()
+        _save(rs, f"{where}, real server {item.name}")
+
+
+def _write_virtual(vs: VirtualServer, item: VirtualServerConfig) -> None:
+    old_family = vs.family if vs.pk else None
+    _set(vs, scalar_fields(item))
+    if old_family is not None and old_family != vs.family:
+        # The model refuses a VIP whose family differs from its real servers': clear them first.
+        vs.real_servers.all().delete()
+    _save(vs, f"virtual server {item.name}")
+    check = HealthCheck.objects.filter(virtual_server=vs).first() or HealthCheck(virtual_server=vs)
+    _set(check, scalar_fields(item.health_check))
+    _save(check, f"virtual server {item.name}, health check")
+    _write_real_servers(vs, item.real_servers)
+
+
+def _write_virtual_servers(result: Config, progress: Progress | None) -> None:
+    existing = {vs.name: vs for vs in VirtualServer.objects.all()}
+    wanted = {vs.name: vs for vs in result.virtual_servers}
+    recreate = _recreated({n: _vs_key(v) for n, v in existing.items()}, {n: _vs_key(v) for n, v in wanted.items()})
+    for name, vs in existing.items():
+        if name not in wanted or name in recreate:
+            vs.delete()
+    kept = {n: vs for n, vs in existing.items() if n in wanted and n not in recreate}
+    # Updates before creations, so a new virtual server may take an endpoint an old one just left.
+    order = sorted(result.virtual_servers, key=lambda s: s.name not in kept)
+    for index, item in enumerate(order, start=1):
+        _write_virtual(kept.get(item.name) or VirtualServer(), item)
+        if progress:
+            progress(index, len(order), item.name)
+
+
+class _DryRun(Exception):
+    pass
+
+
+def apply_config(incoming: Config, *, replace: bool = False, include_settings: bool = True,
+                 dry_run: bool = False, action: str = "import", source: str = "",
+                 actor: str | None = None, progress: Progress | None = None) -> Plan:
+    """Write `incoming` all or nothing; ConfigRefused (nothing changed) when any part is refused.
+
+    A dry run checks everything the real apply would and changes nothing. A real apply
+    that changes something writes one audit entry (object type "Configuration") and
+    queues a reconcile of every director once the transaction commits.
+    """
+    plan = None
+    try:
+        with transaction.atomic():
+            current = read_config()
+            result = planned(current, incoming, replace=replace, include_settings=include_settings)
+            found = diff_configs(current, result, include_settings)
+            plan = Plan(current, result, found, include_settings, dry_run)
+            if include_settings:
+                _write_settings(result)
+            _write_virtual_servers(result, progress)
+            if dry_run:
+                raise _DryRun
+            if found:
+                audit.record(
+                    action, None, object_type="Configuration", object_repr=source or "configuration",
+                    before=summary(current, include_settings), after=summary(result, include_settings),
+                    message=f"{action} of {source or 'a configuration'}: {plan.summary_line()}", actor=actor,
+                )
+                changes.configuration_changed(f"configuration {action}")
+    except _DryRun:
+        pass
+    return plan
+
+
+def pin_forwarding(config: Config) -> Config:
+    """For sources without global settings (keepalived.conf): a virtual server that
+    inherits the source's network type would inherit ours instead, so write it out,
+    unless ours is the same."""
+    ours = (ClusterSettings.objects.filter(pk=1).first() or ClusterSettings()).network
+    theirs = config.cluster.network
+    if ours != theirs:
+        for vs in config.virtual_servers:
+            if not vs.forwarding:
+                vs.forwarding = theirs
+    return config
+
+
+def backup_text(config: Config) -> str:
+    """The JSON backup document of a configuration, as written to a file."""
+    import json
+
+    from .formats.backup import to_json
+
+    return json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- reading files --------------------------------------------------------------------
+
+LVSCF, KEEPALIVED, BACKUP = "lvscf", "keepalived", "backup"
+FORMAT_NAMES = {LVSCF: "lvs.cf", KEEPALIVED: "keepalived.conf", BACKUP: "JSON backup"}
+
+
+class SourceError(ValueError):
+    """A file that cannot be read, as "PATH:LINE: what is wrong" (or "PATH: field: ...")."""
+
+
+@dataclass
+class Source:
+    config: Config
+    warnings: list[str]
+    include_settings: bool  # does this format carry the global and redundancy settings?
+
+
+def decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
+def parse_source(kind: str, text: str, path: str) -> Source:
+    """One file, parsed and validated by its format; SourceError when it cannot be imported."""
+    import json
+
+    from .formats.backup import BackupError, from_json
+    from .formats.keepalived import KeepalivedError, parse_keepalived
+    from .formats.lvscf import LvsCfError, parse_lvscf
+
+    try:
+        if kind == LVSCF:
+            config, warnings = parse_lvscf(text, path)
+            return Source(config, warnings, True)
+        if kind == KEEPALIVED:
+            config, report = parse_keepalived(text, path)
+            return Source(pin_forwarding(config), report, False)
+        if kind == BACKUP:
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+            return Source(from_json(document), [], True)
+    except (LvsCfError, KeepalivedError) as exc:
+        raise SourceError(str(exc)) from None
+    except BackupError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{path}: nested too deeply") from None
+    raise ValueError(f"unknown format {kind!r}")
