@@ -84,7 +84,8 @@ def health_check_of(vs: VirtualServer) -> HealthCheck:
 def target_for(rs: RealServer, check: HealthCheck | object | None = None) -> CheckTarget:
     """The target for one real server; `check` may be unsaved form data (try it)."""
     check = check or health_check_of(rs.virtual_server)
-    spec = spec_from_fields(check, host=rs.address, port=rs.effective_port)
+    host, port = rs.check_target
+    spec = spec_from_fields(check, host=host, port=port)
     return CheckTarget(rs.pk, rs.virtual_server_id, spec, float(getattr(check, "interval", 6) or 6),
                        int(getattr(check, "rise", 2) or 2), int(getattr(check, "fall", 3) or 3),
                        getattr(check, "initial_state", "up") or "up", int(getattr(check, "slow_start", 0) or 0))
@@ -114,15 +115,17 @@ class TargetLoader:
         health: dict[int, RealServerHealth] = {}
         cache: dict[int, tuple[tuple, CheckTarget]] = {}
         rows = RealServer.objects.filter(virtual_server_id__in=list(vs_ports)).values_list(
-            "pk", "virtual_server_id", "address", "port", "health", "health_since")
-        for rs_id, vs_id, address, port, state, since in rows:
+            "pk", "virtual_server_id", "address", "port", "check_address", "check_port", "health", "health_since")
+        for rs_id, vs_id, address, port, check_address, check_port, state, since in rows:
             template_key, template = templates[vs_id]
-            key = (template_key, address, port or vs_ports[vs_id])
+            # keepalived's connect_ip / connect_port, when set, say where to check.
+            address, port = check_address or address, check_port or port or vs_ports[vs_id]
+            key = (template_key, address, port)
             known = self._targets.get(rs_id)
             if known and known[0] == key:
                 cache[rs_id] = known
             else:
-                spec = replace(template.spec, host=address, port=port or vs_ports[vs_id])
+                spec = replace(template.spec, host=address, port=port)
                 cache[rs_id] = (key, replace(template, rs_id=rs_id, spec=spec))
             targets[rs_id] = cache[rs_id][1]
             health[rs_id] = RealServerHealth(state, since)

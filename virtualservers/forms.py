@@ -17,7 +17,7 @@ class VirtualServerForm(forms.ModelForm):
 class RealServerForm(forms.ModelForm):
     class Meta:
         model = RealServer
-        fields = ["name", "address", "port", "weight", "forwarding"]
+        fields = ["name", "address", "port", "weight", "forwarding", "check_address", "check_port"]
         labels = {"forwarding": "Forwarding override"}
 
     def __init__(self, *args, virtual_server: VirtualServer, **kwargs):

@@ -149,7 +149,7 @@ class VirtualServer(NullBlankIPs):
         return chosen if chosen.exists() else Director.objects.filter(enabled=True)
 
 
-class RealServer(models.Model):
+class RealServer(NullBlankIPs):
     class AdminState(models.TextChoices):
         ENABLED = "enabled", "Enabled"
         DISABLED = "disabled", "Disabled"
@@ -167,6 +167,13 @@ class RealServer(models.Model):
     weight = models.PositiveIntegerField(default=1)
     admin_state = models.CharField(max_length=8, choices=AdminState.choices, default=AdminState.DISABLED)
     forwarding = models.CharField(max_length=6, choices=Forwarding.choices, blank=True, default="")
+    # keepalived's connect_ip / connect_port: check another address or port than
+    # the one traffic goes to (a management interface, a health endpoint, or a
+    # real server only reachable through a forwarder from where checks run).
+    check_address = models.GenericIPAddressField("check address", null=True, blank=True,
+                                                 help_text="Blank: the real server's address")
+    check_port = models.PositiveIntegerField("check port", null=True, blank=True,
+                                             help_text="Blank: the real server's port")
     drain_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Runtime health, written by the health checker, never by forms.
     health = models.CharField(max_length=7, choices=Health.choices, default=Health.UNKNOWN, editable=False)
@@ -180,6 +187,7 @@ class RealServer(models.Model):
             models.CheckConstraint(condition=models.Q(name__regex=NAME_REGEX), name="rs_name_charset"),
             models.CheckConstraint(condition=models.Q(port__isnull=True) | models.Q(port__gte=1, port__lte=65535), name="rs_port_range"),
             models.CheckConstraint(condition=models.Q(weight__gte=0, weight__lte=65535), name="rs_weight_range"),
+            models.CheckConstraint(condition=models.Q(check_port__isnull=True) | models.Q(check_port__gte=1, check_port__lte=65535), name="rs_check_port_range"),
             models.CheckConstraint(condition=models.Q(admin_state__in=["enabled", "disabled", "draining"]), name="rs_admin_state_known"),
             models.UniqueConstraint(fields=["virtual_server", "name"], name="rs_unique_name"),
             models.UniqueConstraint(fields=["virtual_server", "address", "port"], name="rs_unique_endpoint"),
@@ -196,6 +204,10 @@ class RealServer(models.Model):
     def effective_port(self) -> int:
         return self.port or self.virtual_server.port
 
+    @property
+    def check_target(self) -> tuple[str, int]:
+        return self.check_address or self.address, self.check_port or self.effective_port
+
     def effective_forwarding(self, cluster: ClusterSettings | None = None) -> str:
         return self.forwarding or self.virtual_server.effective_forwarding(cluster)
 
@@ -209,6 +221,7 @@ class RealServer(models.Model):
         v.collect(errors, "name", v.name, self.name)
         v.collect(errors, "port", v.port, self.port)
         v.collect(errors, "weight", v.weight, self.weight)
+        v.collect(errors, "check_port", v.port, self.check_port)
         if self.address:
             try:
                 v.ip(self.address)
