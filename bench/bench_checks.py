@@ -75,14 +75,22 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def measure(ports: list[int], args: argparse.Namespace) -> None:
+async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float]:
     done = {"ok": 0, "down": 0}
     reasons: dict[str, int] = {}
+    last_seen: dict[int, float] = {}
+    cycle_lags: list[float] = []  # per result: (time since the same target's last result) - interval
+    measuring = {"on": False}
 
     def record(target_id: int, result) -> None:
         done["ok" if result.ok else "down"] += 1
         if not result.ok:
             reasons[result.reason] = reasons.get(result.reason, 0) + 1
+        now = time.monotonic()
+        previous = last_seen.get(target_id)
+        last_seen[target_id] = now
+        if previous is not None and measuring["on"]:
+            cycle_lags.append(now - previous - args.interval)
 
     def spec(i: int) -> CheckSpec:
         port = ports[i % len(ports)]
@@ -98,7 +106,9 @@ async def measure(ports: list[int], args: argparse.Namespace) -> None:
     before = dict(done)
     cpu0, wall0 = cpu_seconds(), time.monotonic()
     scheduler.stats.max_start_lag_ms = 0.0
+    measuring["on"] = True
     await asyncio.sleep(args.seconds)
+    measuring["on"] = False
     cpu1, wall1 = cpu_seconds(), time.monotonic()
     after = dict(done)
     scheduler.stop()
@@ -112,6 +122,12 @@ async def measure(ports: list[int], args: argparse.Namespace) -> None:
     print(f"checker CPU: {cpu:.2f}s over {wall:.1f}s = {100 * cpu / wall:.1f}% of one core "
           f"({1e6 * cpu / max(checks, 1):.0f} us per check)")
     print(f"worst start lag: {scheduler.stats.max_start_lag_ms:.1f} ms")
+    if cycle_lags:
+        lags = sorted(cycle_lags)
+        p50, p99 = lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        print(f"check cycle lag (gap between one target's results minus the interval), {len(lags)} cycles: "
+              f"p50 {1000 * p50:.1f} ms, p99 {1000 * p99:.1f} ms, worst {1000 * lags[-1]:.1f} ms")
+    return {"rate": checks / wall, "cpu": cpu / wall, "per_check": cpu / max(checks, 1)}
 
 
 NANNY_C = r"""
@@ -165,7 +181,7 @@ int main(int argc, char **argv) {
 """
 
 
-def nanny_baseline(ports: list[int], args: argparse.Namespace) -> None:
+def nanny_baseline(ports: list[int], args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as work:
         source, binary = os.path.join(work, "nanny.c"), os.path.join(work, "nanny")
         with open(source, "w") as handle:
@@ -182,6 +198,7 @@ def nanny_baseline(ports: list[int], args: argparse.Namespace) -> None:
     print(f"checks completed: {checks_n} ({checks_n / wall:.0f}/s; expected {args.targets / args.interval:.0f}/s)")
     print(f"CPU of all checker processes: {cpu_s:.2f}s over {wall:.1f}s = {100 * cpu_s / wall:.1f}% of one core "
           f"({1e6 * cpu_s / max(checks_n, 1):.0f} us per check)")
+    return {"rate": checks_n / wall, "cpu": cpu_s / wall, "per_check": cpu_s / max(checks_n, 1)}
 
 
 def keepalived_baseline(ports: list[int], args: argparse.Namespace) -> None:
@@ -225,115 +242,73 @@ def keepalived_baseline(ports: list[int], args: argparse.Namespace) -> None:
         print("  " + line)
 
 
-NANNY_C = r"""
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+def detection_latency(ports: list[int], args: argparse.Namespace) -> None:
+    """A listener dies -> until its real server leaves desired_table().
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+    Runs the real checker (monitoring.checker.Checker: the Scheduler's loop thread and the
+    control thread applying results through monitoring.health.record_results), in this
+    process, on a throwaway SQLite database and a Redis of its own; `args.targets` real
+    servers on the loopback listeners plus one on a listener of its own, which is closed.
+    """
+    import socket as socket_module
 
-/* usage: nanny N INTERVAL SECONDS PORT... ; one process per target, like nanny */
-int main(int argc, char **argv) {
-    int n = atoi(argv[1]); double interval = atof(argv[2]), seconds = atof(argv[3]);
-    int nports = argc - 4;
-    long *counts = mmap(NULL, sizeof(long) * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    double end = now() + seconds;
-    for (int i = 0; i < n; i++) {
-        if (fork() == 0) {
-            struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[4 + i % nports]));
-            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-            usleep((useconds_t)(interval * 1e6 * i / n));  /* spread, as the Scheduler does */
-            while (now() < end) {
-                double start = now();
-                int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-                if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno == EINPROGRESS) {
-                    struct pollfd p = {s, POLLOUT, 0}; poll(&p, 1, 2000);
-                }
-                close(s);
-                counts[i]++;
-                double left = interval - (now() - start);
-                if (left > 0) usleep((useconds_t)(left * 1e6));
-            }
-            _exit(0);
-        }
-    }
-    while (wait(NULL) > 0) {}
-    long total = 0; for (int i = 0; i < n; i++) total += counts[i];
-    struct rusage r; getrusage(RUSAGE_CHILDREN, &r);
-    printf("%ld %f\n", total, r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6);
-    return 0;
-}
-"""
+    from tests.services import start_redis
 
+    work = Path(tempfile.mkdtemp(prefix="lbadmin-bench-detect-"))
+    redis_url, stop_redis = start_redis()
+    os.environ.update({"DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}", "REDIS_URL": redis_url,
+                       "LBADMIN_DATA_DIR": str(work), "DJANGO_SETTINGS_MODULE": "lbadmin.settings"})
+    import logging
 
-def nanny_baseline(ports: list[int], args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory() as work:
-        source, binary = os.path.join(work, "nanny.c"), os.path.join(work, "nanny")
-        with open(source, "w") as handle:
-            handle.write(NANNY_C)
-        subprocess.run(["gcc", "-O2", "-o", binary, source], check=True)
-        started = time.monotonic()
-        done = subprocess.run([binary, str(args.targets), str(args.interval), str(args.seconds), *map(str, ports)],
-                              capture_output=True, text=True, check=True)
-        wall = time.monotonic() - started
-    checks, cpu = done.stdout.split()
-    checks_n, cpu_s = int(checks), float(cpu)
-    print(f"baseline=nanny (one process per real server) targets={args.targets} interval={args.interval}s "
-          f"window={wall:.1f}s (includes forking)")
-    print(f"checks completed: {checks_n} ({checks_n / wall:.0f}/s; expected {args.targets / args.interval:.0f}/s)")
-    print(f"CPU of all checker processes: {cpu_s:.2f}s over {wall:.1f}s = {100 * cpu_s / wall:.1f}% of one core "
-          f"({1e6 * cpu_s / max(checks_n, 1):.0f} us per check)")
+    import django
 
+    django.setup()
+    logging.getLogger("monitoring").setLevel(logging.WARNING)  # one line per transition otherwise
+    from django.core.management import call_command
 
-def keepalived_baseline(ports: list[int], args: argparse.Namespace) -> None:
-    binary = shutil.which("keepalived")
-    if binary is None:
-        print("baseline=keepalived: not installed (apt-get install keepalived)")
-        return
-    blocks = []
-    for i in range(args.targets):
-        vip_port = 10000 + i // 100
-        blocks.append((vip_port, ports[i % len(ports)], i))
-    lines = ["global_defs {\n  router_id bench\n}\n"]
-    by_vip: dict[int, list[tuple[int, int]]] = {}
-    for vip_port, port, i in blocks:
-        by_vip.setdefault(vip_port, []).append((port, i))
-    for vip_port, reals in by_vip.items():
-        lines.append(f"virtual_server 127.0.0.1 {vip_port} {{\n  delay_loop {args.interval:g}\n  lb_kind NAT\n"
-                     "  protocol TCP\n")
-        for port, i in reals:
-            lines.append(f"  real_server 127.0.{1 + i // 250 % 250}.{1 + i % 250} {port} {{\n"
-                         f"    TCP_CHECK {{\n      connect_ip 127.0.0.1\n      connect_port {port}\n"
-                         "      connect_timeout 2\n    }\n  }\n")
-        lines.append("}\n")
-    with tempfile.TemporaryDirectory() as work:
-        conf = os.path.join(work, "keepalived.conf")
-        with open(conf, "w") as handle:
-            handle.write("".join(lines))
-        argv = [binary, "--dont-fork", "--log-console", "--check", "--use-file", conf,
-                "--pid", os.path.join(work, "k.pid"), "--checkers_pid", os.path.join(work, "c.pid")]
-        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   start_new_session=True)
-        try:
-            output, _ = process.communicate(timeout=args.seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 15)
-            output, _ = process.communicate(timeout=10)
-            print(f"baseline=keepalived ran for {args.seconds}s; its log tail:")
-        else:
-            print(f"baseline=keepalived exited with {process.returncode} before the window ended; its log tail:")
-    for line in [l for l in output.strip().splitlines() if "Shutting down service" not in l][-8:]:
-        print("  " + line)
+    from lbadmin.models import Director
+    from monitoring.checker import Checker
+    from virtualservers.desired import desired_table
+    from virtualservers.ipvs import render
+    from virtualservers.models import HealthCheck, RealServer, VirtualServer
+
+    call_command("migrate", "--noinput", verbosity=0)
+    director = Director.objects.create(name="bench", address="127.0.0.1", transport="local", enabled=True)
+    vs = VirtualServer.objects.create(name="bench", address="10.255.0.1", port=80, protocol="tcp",
+                                      scheduler="rr", forwarding="nat", active=True)
+    HealthCheck.objects.create(virtual_server=vs, check_type="tcp", interval=int(args.interval), timeout=1,
+                               fall=args.fall, rise=2)
+    victim = socket_module.socket()
+    victim.bind(("127.0.0.1", 0))
+    victim.listen(1024)  # the kernel completes connects from the backlog; no accept needed
+    RealServer.objects.bulk_create(
+        [RealServer(virtual_server=vs, name=f"rs{i}", address=f"10.254.{i // 250}.{1 + i % 250}", weight=1,
+                    admin_state="enabled", check_address="127.0.0.1", check_port=ports[i % len(ports)])
+         for i in range(args.targets)]
+        + [RealServer(virtual_server=vs, name="victim", address="10.253.0.1", weight=1, admin_state="enabled",
+                      check_address="127.0.0.1", check_port=victim.getsockname()[1])])
+    checker = Checker("bench")
+    checker.start()
+    try:
+        limit = time.monotonic() + 60
+        while RealServer.objects.filter(virtual_server=vs, health="up").count() < args.targets + 1:
+            if time.monotonic() > limit:
+                raise SystemExit("detection: the real servers were not all seen up within 60 s")
+            time.sleep(0.2)
+        time.sleep(args.interval)
+        died = time.monotonic()
+        victim.close()
+        while "-r 10.253.0.1:" in render(desired_table(director)):
+            time.sleep(0.01)
+        latency = time.monotonic() - died
+    finally:
+        checker.stop()
+        stop_redis()
+    goal = args.fall * args.interval + 0.5
+    print(f"detection latency (real checker, {args.targets + 1} TCP targets, interval {args.interval:g} s, "
+          f"fall {args.fall}): listener closed -> out of desired_table() in {latency:.2f} s "
+          f"(goal fall x interval + 0.5 s = {goal:.1f} s; nanny-style fall 1 would be up to {args.interval:g} s, "
+          f"keepalived TCP_CHECK with retry {args.fall - 1} up to about {args.fall * args.interval:g} s)")
 
 
 def main() -> None:
@@ -344,6 +319,11 @@ def main() -> None:
     parser.add_argument("--kind", choices=("tcp", "http"), default="tcp")
     parser.add_argument("--no-fast-tcp", dest="fast_tcp", action="store_false",
                         help="run TCP checks as tasks through run_check, not the ConnectProber")
+    parser.add_argument("--fall", type=int, default=3, help="for --detection: failures in a row to go down")
+    parser.add_argument("--all", action="store_true",
+                        help="one run: lbadmin, the nanny baseline, keepalived, detection latency, and ratios")
+    parser.add_argument("--detection", action="store_true",
+                        help="measure detection latency with the real checker instead (needs redis-server)")
     parser.add_argument("--baseline", choices=("nanny", "keepalived"),
                         help="measure a baseline on the same targets instead of lbadmin's checker")
     args = parser.parse_args()
@@ -354,10 +334,22 @@ def main() -> None:
     server.start()
     try:
         ports = ready.get(timeout=10)
-        if args.baseline == "nanny":
+        if args.all:
+            ours = asyncio.run(measure(ports, args))
+            nanny = nanny_baseline(ports, args)
+            keepalived_baseline(ports, args)
+            # Fewer targets for detection: bringing 5,000 new servers from unknown to up
+            # writes 5,000 transitions first, which takes longer than the measurement.
+            detection_latency(ports, argparse.Namespace(**{**vars(args), "targets": min(args.targets, 1000)}))
+            print(f"ratios lbadmin/nanny: checks per second {ours['rate'] / nanny['rate']:.2f}x, "
+                  f"CPU share {ours['cpu'] / nanny['cpu']:.2f}x, CPU per check {ours['per_check'] / nanny['per_check']:.2f}x; "
+                  "keepalived: no ratio (see its lines above and bench/README.md)")
+        elif args.baseline == "nanny":
             nanny_baseline(ports, args)
         elif args.baseline == "keepalived":
             keepalived_baseline(ports, args)
+        elif args.detection:
+            detection_latency(ports, args)
         else:
             asyncio.run(measure(ports, args))
     finally:

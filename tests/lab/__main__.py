@@ -44,6 +44,8 @@ def _describe(vm: LabVM) -> dict[str, object]:
             "-o", f"UserKnownHostsFile={layout.KNOWN_HOSTS}", "-o", "StrictHostKeyChecking=yes",
             f"{vm.ssh_user}@{vm.ssh_host}",
         ],
+        # Loopback endpoints relayed to each real server's port 80 (HTTP checks only).
+        "check_endpoints": {name: list(vm.check_endpoint(name)) for name in vm.check_ports},
         "console_log": str(vm.console_path),
         "boot_seconds": round(vm.boot_seconds or 0.0, 1),
         "pid": os.getpid(),

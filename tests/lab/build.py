@@ -372,6 +372,7 @@ def _assemble_rootfs(rootfs: Path, binaries: dict[str, Path], host_key: Path,
     (rootfs / "etc/lab/network.conf").write_text(topology.network_conf())
     (rootfs / "etc/lab/real-servers.conf").write_text(topology.real_servers_conf())
     (rootfs / "etc/lab/vips.conf").write_text(topology.vips_conf())
+    (rootfs / "etc/lab/check-forwards.conf").write_text(topology.check_forwards_conf())
     (rootfs / "etc/lab/director.ip").write_text(topology.director_batch())
     (rootfs / "etc/lab/netns").mkdir()
     (rootfs / "etc/lab/netns" / f"{topology.CLIENT_NAMESPACE}.ip").write_text(topology.client_batch())

@@ -50,10 +50,25 @@ VIP_POOL_V6: tuple[str, ...] = tuple(f"fd00:20::{n}" for n in range(100, 110))
 
 HTTP_PORT = 80
 
+# Health checks from the host. The checker runs on the host, but the real servers live in
+# namespaces inside the guest, reachable only from there; the host's routing is not
+# touched. Instead each real server gets a forwarder in the guest's root namespace,
+# listening on its guest port here and relaying each connection to the real server's
+# port 80, and LabVM forwards a loopback port on the host to that guest port (QEMU
+# hostfwd). A forwarder accepts before it knows whether the real server answers, so only
+# an application check (HTTP) through it tells up from down; a TCP connect would always
+# succeed.
+CHECK_FORWARD_PORTS: dict[str, int] = {name: 8000 + index for index, name in enumerate(REAL_SERVERS, start=11)}
+
 
 def real_servers_conf() -> str:
     """/etc/lab/real-servers.conf: one 'name ipv4 ipv6' line per real server."""
     return "".join(f"{rs.name} {rs.ipv4} {rs.ipv6}\n" for rs in REAL_SERVERS.values())
+
+
+def check_forwards_conf() -> str:
+    """/etc/lab/check-forwards.conf: one 'name ipv4 guest-port' line per real server."""
+    return "".join(f"{rs.name} {rs.ipv4} {CHECK_FORWARD_PORTS[rs.name]}\n" for rs in REAL_SERVERS.values())
 
 
 def vips_conf() -> str:
@@ -152,4 +167,5 @@ def describe() -> dict[str, object]:
         "real_servers": {rs.name: [rs.ipv4, rs.ipv6] for rs in REAL_SERVERS.values()},
         "vip_pool": list(VIP_POOL_V4 + VIP_POOL_V6),
         "http_port": HTTP_PORT,
+        "check_forward_guest_ports": dict(CHECK_FORWARD_PORTS),
     }

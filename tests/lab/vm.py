@@ -80,6 +80,10 @@ class LabVM:
         self._image = image
         self._fixed_port = ssh_port is not None
         self.ssh_port: int | None = ssh_port
+        # Real server name -> loopback port forwarded to its health-check forwarder in the
+        # guest (topology.CHECK_FORWARD_PORTS). Chosen at the first boot and kept by
+        # restart(), so RealServer rows that point there stay valid.
+        self.check_ports: dict[str, int] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._client: paramiko.SSHClient | None = None
         prefix = "" if name == "lab" else f"{name}-"
@@ -124,6 +128,8 @@ class LabVM:
         began = time.monotonic()
         for attempt in range(3):
             port = self.ssh_port or _free_port()
+            if not self.check_ports:
+                self.check_ports = {name: _free_port() for name in topology.CHECK_FORWARD_PORTS}
             self._spawn(image, port)
             try:
                 self._wait_for_ssh(began)
@@ -131,8 +137,9 @@ class LabVM:
             except _PortTaken:
                 if self._fixed_port:
                     raise LabBootError(f"port {port} on {self.ssh_host} is already in use") from None
-                # Another process took the port between our probe and QEMU's bind.
+                # Another process took a port between our probe and QEMU's bind.
                 self.ssh_port = None
+                self.check_ports = {}
                 if attempt == 2:
                     raise LabBootError(f"could not forward a loopback port:\n{self.console_tail()}")
         self.boot_seconds = time.monotonic() - began
@@ -175,7 +182,9 @@ class LabVM:
             "-append", " ".join(KERNEL_ARGS),
             # -nic user,model=virtio-net-pci,... spelled out so that romfile= can drop the
             # iPXE boot ROM, which only costs boot time here.
-            "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:{self.ssh_host}:{port}-:22",
+            "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:{self.ssh_host}:{port}-:22"
+                       + "".join(f",hostfwd=tcp:{self.ssh_host}:{host_port}-:{topology.CHECK_FORWARD_PORTS[name]}"
+                                 for name, host_port in self.check_ports.items()),
             "-device", "virtio-net-pci,netdev=net0,romfile=",
         ]
         with open(self.qemu_log_path, "wb") as qemu_log:
@@ -301,6 +310,21 @@ class LabVM:
     def ipvsadm_restore(self, rules: str) -> None:
         """Feed rules to `ipvsadm -R` on stdin, as lbadmin's executor does."""
         self.check(["ipvsadm", "-R"], input=rules)
+
+    def check_endpoint(self, rs_name: str) -> tuple[str, int]:
+        """(host, port) on the host's loopback where real server rs_name's port 80 answers.
+
+        The connection goes through QEMU's port forward to a forwarder in the guest
+        (tests/lab/guest/usr/local/bin/lab-forward), which relays it to the real server:
+        what a RealServer's check_address/check_port should hold in tests. The forwarder
+        accepts every connection whether or not the real server is up, so check through
+        it with HTTP (a response, or its absence), never with a bare TCP connect.
+        """
+        if rs_name not in topology.CHECK_FORWARD_PORTS:
+            raise KeyError(f"no lab real server named {rs_name!r}")
+        if not self.check_ports:
+            raise LabBootError("the lab VM has not been started")
+        return self.ssh_host, self.check_ports[rs_name]
 
     def rs_stop(self, name: str) -> None:
         """Stop real server name's web server (it then refuses connections)."""

@@ -56,4 +56,5 @@ done < /etc/lab/real-servers.conf
 
 mkdir -p /run/lab /run/sshd
 /usr/local/bin/lab-rs start $(cut -d' ' -f1 /etc/lab/real-servers.conf) || log "real servers failed"
+/usr/local/bin/lab-forward start || log "check forwarders failed"
 log "ready"
