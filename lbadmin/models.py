@@ -1,4 +1,6 @@
 """Core models: directors, cluster-wide settings, and the append-only audit log."""
+import ipaddress
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -7,16 +9,26 @@ from lbadmin import validators as v
 
 
 class NullBlankIPs(models.Model):
-    """Store a blank optional IP as NULL, whether it came from a form ('')
-    or from code (None), so comparisons and the audit log see one value."""
+    """IP fields stored in one canonical form: a blank optional address as
+    NULL (whether a form gave '' or code gave None), and every address as
+    Python's ipaddress writes it ("::ffff:0:0", not Django's "::ffff:0.0.0.0"),
+    so comparisons, the audit log, the kernel table and exports agree."""
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
         for field in self._meta.concrete_fields:
-            if isinstance(field, models.GenericIPAddressField) and field.null and getattr(self, field.attname) == "":
+            if not isinstance(field, models.GenericIPAddressField):
+                continue
+            value = getattr(self, field.attname)
+            if value == "" and field.null:
                 setattr(self, field.attname, None)
+            elif value:
+                try:
+                    setattr(self, field.attname, str(ipaddress.ip_address(str(value).strip())))
+                except ValueError:
+                    pass  # left for validation to report
         super().save(*args, **kwargs)
 
 

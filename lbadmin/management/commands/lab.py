@@ -55,6 +55,15 @@ class Command(BaseCommand):
         director = register_lab_director(vm, name)
         self.stderr.write(f"[3/3] registered director '{director.name}': ssh root@127.0.0.1:{vm.ssh_port}, "
                           f"host key {director.host_key_fingerprint}")
+        from tests.lab import topology
+
+        self.stdout.write(f"VIPs you can use: {topology.VIP_POOL_V4[0]} .. {topology.VIP_POOL_V4[-1]} "
+                          f"(and {topology.VIP_POOL_V6[0]} ..). Real servers live inside the VM; this host "
+                          "reaches them for health checks only through these forwarders, so set each real "
+                          "server's check address and port to its forwarder (and use an HTTP check):")
+        for rs in topology.REAL_SERVERS.values():
+            host, port = vm.check_endpoint(rs.name)
+            self.stdout.write(f"  {rs.name}: address {rs.ipv4} port 80 -> check address {host} check port {port}")
         self.stdout.write(f"Lab director '{name}' is up (booted in {vm.boot_seconds:.1f} s). Try:\n"
                           f"  python manage.py reconcile --dry-run --director {name}\n"
                           "Ctrl-C stops the VM.")
