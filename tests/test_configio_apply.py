@@ -70,7 +70,8 @@ def test_replace_updates_in_place_keeps_ids_and_directors_and_deletes_the_rest()
     web.directors.add(director)
     keep = factories.real_server(web, name="web1", address="192.0.2.11")
     factories.virtual_server(name="old", address="192.0.2.90", port=80)
-    config = Config(virtual_servers=[vs("web", port=8080, real=[("web1", "192.0.2.11"), ("web2", "192.0.2.12")])])
+    config = Config(virtual_servers=[vs("web", port=8080, directors=["lab"],
+                                        real=[("web1", "192.0.2.11"), ("web2", "192.0.2.12")])])
     plan = configio.apply_config(config, replace=True, include_settings=False)
     assert {(c.action, c.name) for c in plan.changes} == {("change", "web"), ("remove", "old")}
     web.refresh_from_db()
@@ -162,3 +163,108 @@ def test_a_draining_real_server_gets_a_drain_start():
     config.virtual_servers[0].real_servers[0].admin_state = "draining"
     configio.apply_config(config, include_settings=False)
     assert RealServer.objects.get().drain_started_at is not None
+
+
+# --- check target, slow start and directors ------------------------------------------------
+
+
+def links():
+    return sorted(VirtualServer.directors.through.objects.values_list("virtualserver__name", "director__name"))
+
+
+def test_it_stores_and_reads_back_check_targets_slow_start_and_directors():
+    factories.director("edge-1")
+    factories.director("edge-2")
+    web = vs("web", real=[("web1", "192.0.2.11"), ("web2", "192.0.2.12")], directors=["edge-1", "edge-2"],
+             health_check=HealthCheckConfig(slow_start=90))
+    web.real_servers[0].check_address, web.real_servers[0].check_port = "2001:db8::11", 8081
+    configio.apply_config(Config(virtual_servers=[web]), include_settings=False)
+    stored = VirtualServer.objects.get(name="web")
+    assert sorted(d.name for d in stored.directors.all()) == ["edge-1", "edge-2"]
+    assert stored.health_check.slow_start == 90
+    web1, web2 = stored.real_servers.order_by("name")
+    assert (web1.check_address, web1.check_port, web1.check_target) == ("2001:db8::11", 8081, ("2001:db8::11", 8081))
+    assert (web2.check_address, web2.check_port) == (None, None)  # blank is stored as NULL
+    assert configio.read_config().virtual_servers == [web]
+
+
+def test_it_refuses_director_names_this_database_does_not_have_and_writes_nothing():
+    factories.director("edge-1")
+    factories.virtual_server(name="old", address="192.0.2.90", port=80)
+    before = (state(), links())
+    config = Config(virtual_servers=[
+        vs("web", directors=["edge-1", "edge-9"]),
+        vs("api", port=81, directors=["x1", "x2"]),
+        vs("all", port=82),
+    ])
+    for dry_run in (True, False):
+        with pytest.raises(configio.ConfigRefused) as refused:
+            configio.apply_config(config, replace=True, include_settings=False, dry_run=dry_run)
+        assert refused.value.problems == [
+            "virtual server web: no director named 'edge-9' here; add it first, "
+            "or take it out of the virtual server's directors (none = every enabled director)",
+            "virtual server api: no directors named 'x1', 'x2' here; add them first, "
+            "or take them out of the virtual server's directors (none = every enabled director)",
+        ]
+    assert (state(), links()) == before
+
+
+def test_replace_changes_the_directors_to_the_ones_named_and_an_empty_list_means_all():
+    lab, edge = factories.director("lab"), factories.director("edge")
+    configio.apply_config(Config(virtual_servers=[vs("web", directors=["lab"])]), include_settings=False)
+    web = VirtualServer.objects.get(name="web")
+    assert list(web.directors.all()) == [lab]
+    plan = configio.apply_config(Config(virtual_servers=[vs("web", directors=["edge"])]), replace=True, include_settings=False)
+    assert [str(c) for c in plan.changes] == ["~ virtual server web: directors lab → edge"]
+    assert list(web.directors.all()) == [edge]
+    plan = configio.apply_config(Config(virtual_servers=[vs("web")]), replace=True, include_settings=False)
+    assert [str(c) for c in plan.changes] == ["~ virtual server web: directors edge → (every enabled director)"]
+    assert list(web.directors.all()) == []
+
+
+def test_the_preview_lists_changes_of_check_targets_and_slow_start():
+    configio.apply_config(Config(virtual_servers=[vs("web", real=[("r1", "192.0.2.11")])]), include_settings=False)
+    changed = vs("web", real=[("r1", "192.0.2.11")], health_check=HealthCheckConfig(slow_start=30))
+    changed.real_servers[0].check_address, changed.real_servers[0].check_port = "198.51.100.11", 8081
+    plan = configio.apply_config(Config(virtual_servers=[changed]), replace=True, include_settings=False, dry_run=True)
+    assert [str(c) for c in plan.changes] == [
+        "~ virtual server web: check slow_start 0 → 30; real server r1 check_address (blank) → 198.51.100.11; "
+        "real server r1 check_port (none) → 8081",
+    ]
+
+
+def test_an_added_virtual_server_shows_its_directors_in_the_preview_and_the_audit_digest():
+    factories.director("edge-1")
+    plan = configio.apply_config(Config(virtual_servers=[vs("web", directors=["edge-1"])]), include_settings=False)
+    assert str(plan.changes[0]).endswith("real servers: (none), directors: edge-1")
+    assert AuditEntry.objects.get().after["virtual server web"].endswith("directors: edge-1")
+
+
+@pytest.mark.parametrize("kind, path", [
+    (configio.LVSCF, "tests/corpus/lvscf/persistence.cf"),
+    (configio.KEEPALIVED, "tests/corpus/keepalived/http_and_tcp.conf"),
+])
+def test_a_replace_import_from_a_format_without_directors_keeps_those_of_the_servers_it_replaces(kind, path):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / path).read_text()
+    first = configio.parse_source(kind, text, path)
+    configio.apply_config(first.config, include_settings=first.include_settings)
+    name = first.config.virtual_servers[0].name
+    lab = factories.director("lab")
+    VirtualServer.objects.get(name=name).directors.add(lab)
+    again = configio.parse_source(kind, text, path)
+    assert again.config.virtual_servers[0].directors == ["lab"]
+    assert all(s.directors == [] for s in again.config.virtual_servers[1:])
+    plan = configio.apply_config(again.config, replace=True, include_settings=again.include_settings)
+    assert plan.changes == []
+    assert list(VirtualServer.objects.get(name=name).directors.all()) == [lab]
+
+
+def test_an_ipv4_mapped_check_address_reads_back_spelled_as_it_was_written():
+    # Django stores ::ffff:0:0 as ::ffff:0.0.0.0; the Config read back must still equal the one applied.
+    web = vs("web", address="2001:db8::80", real=[("r1", "::ffff:c000:20b")])
+    web.real_servers[0].check_address = "::ffff:0:0"
+    configio.apply_config(Config(virtual_servers=[web]), include_settings=False)
+    assert RealServer.objects.get().check_address == "::ffff:0.0.0.0"  # the database's spelling
+    assert configio.read_config().virtual_servers == [web]

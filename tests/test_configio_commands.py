@@ -1,5 +1,6 @@
 """The management commands: import_lvscf, import_keepalived, export_lvscf,
 export_keepalived, backup_config, restore_config."""
+import copy
 import json
 import os
 import re
@@ -235,3 +236,78 @@ def test_from_the_shell_a_broken_file_prints_path_line_message_and_exits_1_witho
     assert result.returncode == 1
     assert result.stderr == f"{path}:{line}: {message}\n"
     assert result.stdout == ""
+
+
+# --- check target, slow start and directors through the commands --------------------------
+
+# A version-1 backup written before real servers had check_address / check_port, health
+# checks slow_start and virtual servers directors: those keys are simply absent.
+OLD_BACKUP = {
+    "format": "lbadmin-backup",
+    "version": 1,
+    "cluster": {"network": "direct", "serial_no": 3},
+    "redundancy": {},
+    "virtual_servers": [{
+        "name": "web", "address": "192.0.2.80", "active": True, "port": 80, "scheduler": "rr",
+        "real_servers": [{"name": "web1", "address": "192.0.2.11", "port": None, "weight": 2,
+                          "admin_state": "enabled", "forwarding": ""}],
+        "health_check": {"check_type": "tcp", "interval": 6, "timeout": 3, "rise": 2, "fall": 3, "initial_state": "up"},
+    }],
+}
+
+
+def test_an_old_backup_without_the_new_fields_restores_with_their_defaults(tmp_path):
+    target = tmp_path / "old.json"
+    target.write_text(json.dumps(OLD_BACKUP))
+    run("restore_config", str(target))
+    web = VirtualServer.objects.get(name="web")
+    rs = web.real_servers.get()
+    assert (web.scheduler, rs.weight, rs.check_address, rs.check_port) == ("rr", 2, None, None)
+    assert web.health_check.slow_start == 0 and list(web.directors.all()) == []
+    assert ClusterSettings.load().network == "direct"
+
+
+def test_backup_then_restore_keeps_check_targets_slow_start_and_directors(tmp_path):
+    edge = factories.director("edge-1")
+    web = factories.virtual_server(name="web", address="192.0.2.80", port=80)
+    web.directors.add(edge)
+    factories.real_server(web, name="web1", address="192.0.2.11", check_address="198.51.100.11", check_port=8081)
+    HealthCheck.objects.update_or_create(virtual_server=web, defaults={"slow_start": 120})
+    stored = configio.read_config()
+    assert stored.virtual_servers[0].directors == ["edge-1"]
+    target = tmp_path / "backup.json"
+    run("backup_config", "-o", str(target))
+    document = json.loads(target.read_text())
+    assert document["virtual_servers"][0]["directors"] == ["edge-1"]
+    run("import_lvscf", "--replace", str(CORPUS / "lvscf" / "udp.cf"))
+    run("restore_config", str(target))
+    assert configio.read_config() == stored
+    rs = VirtualServer.objects.get(name="web").real_servers.get()
+    assert rs.check_target == ("198.51.100.11", 8081)
+
+
+def test_restore_into_a_database_without_a_named_director_is_refused_and_changes_nothing(tmp_path):
+    document = copy.deepcopy(OLD_BACKUP)
+    document["virtual_servers"][0]["directors"] = ["edge-9"]
+    target = tmp_path / "elsewhere.json"
+    target.write_text(json.dumps(document))
+    run("import_lvscf", str(CORPUS / "lvscf" / "udp.cf"))
+    before = state()
+    with pytest.raises(CommandError) as refused:
+        run("restore_config", str(target))
+    assert str(refused.value) == (
+        f"{target}: virtual server web: no director named 'edge-9' here; add it first, "
+        "or take it out of the virtual server's directors (none = every enabled director)"
+    )
+    assert state() == before
+
+
+def test_keepalived_export_and_import_keep_the_check_address_and_port(tmp_path):
+    run("import_keepalived", str(CORPUS / "keepalived" / "check_target.conf"))
+    before = configio.read_config().virtual_servers
+    assert ("198.51.100.101", 8081) in [(rs.check_address, rs.check_port) for vs in before for rs in vs.real_servers]
+    target = tmp_path / "keepalived.conf"
+    run("export_keepalived", "-o", str(target))
+    assert "connect_ip 198.51.100.101" in target.read_text()
+    run("import_keepalived", "--replace", str(target))
+    assert configio.read_config().virtual_servers == before

@@ -28,8 +28,9 @@ def test_it_writes_a_versioned_document():
     assert first["health_check"]["http_path"] == "/owa"
     assert first["real_servers"][0] == {
         "name": "CAS1", "address": "192.0.2.21", "port": None, "weight": 1,
-        "admin_state": "enabled", "forwarding": "",
+        "admin_state": "enabled", "forwarding": "", "check_address": "", "check_port": None,
     }
+    assert first["directors"] == [] and first["health_check"]["slow_start"] == 0
 
 
 @settings(max_examples=200, deadline=None)
@@ -81,6 +82,16 @@ def test_it_names_the_path_of_an_invalid_value():
     (lambda d: d["virtual_servers"][0].update(port=0),
      "virtual_servers[0].port: 0 is not a port number (1 to 65535)"),
     (lambda d: d.update(extra=True), "extra: unknown field"),
+    (lambda d: d["virtual_servers"][1].update(directors="lab"),
+     "virtual_servers[1].directors: 'lab' is not a list of names"),
+    (lambda d: d["virtual_servers"][1].update(directors=["lab", "lab"]),
+     "virtual_servers[1].directors: director 'lab' is named twice"),
+    (lambda d: d["virtual_servers"][1]["real_servers"][0].update(check_address="localhost"),
+     "virtual_servers[1].real_servers[0].check_address: 'localhost' is not a valid IP address"),
+    (lambda d: d["virtual_servers"][1]["real_servers"][0].update(check_port=65536),
+     "virtual_servers[1].real_servers[0].check_port: 65536 is not a port number (1 to 65535)"),
+    (lambda d: d["virtual_servers"][1]["health_check"].update(slow_start=-5),
+     "virtual_servers[1].health_check.slow_start: -5 is not a whole number of 0 or more"),
 ])
 def test_it_refuses_the_whole_document_for_one_wrong_part(mutate, message):
     doc = copy.deepcopy(sample())
@@ -95,3 +106,40 @@ def test_it_fills_fields_missing_from_an_older_backup_with_defaults():
     config = from_json(doc)
     assert config.virtual_servers[0].drain_timeout == 300
     assert config.redundancy.heartbeat_port == 539
+
+
+# A version-1 document written before check_address, check_port, slow_start and
+# directors existed, exactly as such a backup looks: the fields are absent.
+OLD_DOCUMENT = {
+    "format": "lbadmin-backup",
+    "version": 1,
+    "cluster": {"network": "direct"},
+    "virtual_servers": [{
+        "name": "web", "address": "192.0.2.80", "active": True, "port": 80,
+        "real_servers": [{"name": "web1", "address": "192.0.2.11", "port": None, "weight": 1,
+                          "admin_state": "enabled", "forwarding": ""}],
+        "health_check": {"check_type": "http", "interval": 6, "timeout": 6, "rise": 2, "fall": 3,
+                         "initial_state": "up", "http_path": "/health"},
+    }],
+}
+
+
+def test_a_backup_from_before_the_check_target_slow_start_and_directors_loads_with_their_defaults():
+    [vs] = from_json(copy.deepcopy(OLD_DOCUMENT)).virtual_servers
+    assert vs.directors == []
+    assert (vs.real_servers[0].check_address, vs.real_servers[0].check_port) == ("", None)
+    assert vs.health_check.slow_start == 0 and vs.health_check.http_path == "/health"
+
+
+def test_it_carries_the_check_target_slow_start_and_directors_and_sorts_director_names():
+    doc = copy.deepcopy(OLD_DOCUMENT)
+    doc["virtual_servers"][0]["directors"] = ["edge-2", "edge-1"]
+    doc["virtual_servers"][0]["real_servers"][0].update(check_address="2001:db8::11", check_port=8081)
+    doc["virtual_servers"][0]["health_check"]["slow_start"] = 45
+    config = from_json(json.loads(json.dumps(doc)))
+    [vs] = config.virtual_servers
+    assert vs.directors == ["edge-1", "edge-2"]
+    assert (vs.real_servers[0].check_address, vs.real_servers[0].check_port, vs.health_check.slow_start) == ("2001:db8::11", 8081, 45)
+    again = to_json(config)["virtual_servers"][0]
+    assert again["directors"] == ["edge-1", "edge-2"] and again["health_check"]["slow_start"] == 45
+    assert (again["real_servers"][0]["check_address"], again["real_servers"][0]["check_port"]) == ("2001:db8::11", 8081)

@@ -186,7 +186,76 @@ def test_it_renders_ipv6_and_sctp():
     assert "real_server 2001:db8::2 443 {" in text
 
 
+def test_it_renders_a_check_address_and_port_as_connect_ip_and_connect_port():
+    hc = HealthCheckConfig(check_type="http", http_path="/healthz")
+    vs = _vs(health_check=hc, real_servers=[
+        RealServerConfig("a", "192.0.2.81", check_address="198.51.100.81", check_port=8081),
+        RealServerConfig("b", "192.0.2.82", port=8080, check_port=9090),
+        RealServerConfig("c", "192.0.2.83"),
+    ])
+    config = Config(virtual_servers=[vs])
+    text = render_keepalived(config)
+    assert words(block(text, "HTTP_GET {"))[1:3] == [["connect_ip", "198.51.100.81"], ["connect_port", "8081"]]
+    b = block(text, "real_server 192.0.2.82 8080 {")
+    assert ["connect_port", "9090"] in words(b) and "connect_ip" not in b
+    c = block(text, "real_server 192.0.2.83 80 {")
+    assert ["connect_port", "80"] in words(c) and "connect_ip" not in c
+    assert keepalived_report(config) == ["virtual server 'web': rise 2 not written (keepalived brings a server up on its first success)"]
+
+
+def test_it_puts_the_check_target_into_misc_path_and_reports_that_it_cannot_come_back_as_such():
+    hc = HealthCheckConfig(check_type="program", send_program="/bin/check %h %p", rise=1)
+    vs = _vs(health_check=hc, real_servers=[RealServerConfig("a", "192.0.2.81", check_address="127.0.0.1", check_port=9)])
+    config = Config(virtual_servers=[vs])
+    text = render_keepalived(config)
+    assert 'misc_path "/bin/check 127.0.0.1 9"' in text and "connect_" not in text
+    assert keepalived_report(config) == [
+        "virtual server 'web': real server 'a': check address/port written into misc_path for %h/%p "
+        "(MISC_CHECK has no connect_ip/connect_port); an import reads them back as part of the program",
+    ]
+
+
+def test_it_reports_slow_start_directors_and_check_targets_without_a_checker_line_by_line():
+    config = Config(virtual_servers=[
+        _vs(name="slow", health_check=HealthCheckConfig(rise=1, slow_start=60), directors=["edge-1", "edge-2"]),
+        _vs(name="unchecked", address="192.0.2.90", health_check=HealthCheckConfig(check_type="none"),
+            real_servers=[RealServerConfig("a", "192.0.2.91", check_port=8081),
+                          RealServerConfig("off", "192.0.2.92", admin_state="disabled", check_address="127.0.0.1")]),
+    ])
+    assert keepalived_report(config) == [
+        "virtual server 'slow': slow_start 60 s not written (keepalived has no slow start: a recovered server gets its full weight at once)",
+        "virtual server 'slow': directors edge-1, edge-2 not written (keepalived.conf names no directors: install it on those only)",
+        "virtual server 'unchecked': real server 'a': check address/port not written (no checker)",
+        "virtual server 'unchecked': real server 'off' is disabled, not written",
+    ]
+    text = render_keepalived(config)
+    assert "slow_start" not in text and "edge-1" not in text and "8081" not in text
+
+
 # --- reading -----------------------------------------------------------------------------
+
+
+def test_it_reads_connect_ip_and_connect_port_as_the_check_address_and_port():
+    name = "check_target.conf"
+    config, report = parse_keepalived((CORPUS / name).read_text(), path=name)
+    assert report == [f"{name}:62: bindto not imported", f"{name}:78: connect_ip not imported"]
+    web, v6, smtp = config.virtual_servers
+    assert [(rs.address, rs.check_address, rs.check_port) for rs in web.real_servers] == [
+        ("192.0.2.101", "198.51.100.101", 8081),
+        ("192.0.2.102", "", 8081),
+        ("192.0.2.103", "", None),  # connect_port equal to the server's own port: no override
+    ]
+    assert (web.health_check.check_type, web.health_check.http_path, web.health_check.interval) == ("http", "/healthz", 5)
+    [rs6] = v6.real_servers
+    assert (rs6.port, rs6.check_address, rs6.check_port) == (8443, "2001:db8:1::101", 9443)
+    assert [(rs.check_address, rs.check_port) for rs in smtp.real_servers] == [("", None)]
+    assert smtp.health_check.send_program == "/usr/local/bin/check_smtp %h"
+
+
+def test_the_check_target_corpus_renders_back_to_the_same_configuration():
+    config, _ = parse_keepalived((CORPUS / "check_target.conf").read_text())
+    again, report = parse_keepalived(render_keepalived(config))
+    assert report == [] and again == config
 
 
 def test_it_reads_http_and_tcp_and_reports_what_it_leaves_out_line_by_line():

@@ -313,6 +313,26 @@ def test_it_reports_what_it_approximates():
     assert lvscf_report(load("piranha_example.cf")) == []
 
 
+def test_it_reports_check_targets_slow_start_and_directors_and_reads_back_their_defaults():
+    vs = VirtualServerConfig(
+        name="web", address="192.0.2.1", directors=["edge-1"],
+        health_check=HealthCheckConfig(interval=6, timeout=6, fall=1, slow_start=30),
+        real_servers=[RealServerConfig("r1", "192.0.2.2", check_address="198.51.100.2", check_port=8081)],
+    )
+    config = Config(virtual_servers=[vs])
+    assert lvscf_report(config) == [
+        "virtual server 'web': slow_start 30 s not written (nanny has no slow start)",
+        "virtual server 'web': directors edge-1 not written (lvs.cf names no directors)",
+        "virtual server 'web': real server 'r1' check_address 198.51.100.2 not written (nanny checks the server's own address)",
+        "virtual server 'web': real server 'r1' check_port 8081 not written (nanny checks the server's own port)",
+    ]
+    text = render_lvscf(config)
+    assert "198.51.100.2" not in text and "8081" not in text and "edge-1" not in text
+    [back] = parse_lvscf(text)[0].virtual_servers
+    assert (back.directors, back.health_check.slow_start) == ([], 0)
+    assert (back.real_servers[0].check_address, back.real_servers[0].check_port) == ("", None)
+
+
 @settings(max_examples=300, deadline=None)
 @given(lvscf_configs())
 def test_parse_of_render_gives_back_the_same_configuration(config):

@@ -70,6 +70,7 @@ def health_checks(draw, check_types=v.CHECK_TYPES):
         rise=draw(st.integers(1, 10)),
         fall=draw(st.integers(1, 10)),
         initial_state=draw(st.sampled_from(v.INITIAL_STATES)),
+        slow_start=draw(seconds),
         http_method=draw(st.sampled_from(v.HTTP_METHODS)),
         http_path=draw(st.from_regex(r"/[A-Za-z0-9/._?=&-]{0,20}", fullmatch=True)),
         http_host=draw(one_line),
@@ -95,6 +96,9 @@ def real_servers(draw, family: int, name: str):
         weight=draw(st.integers(0, 65535)),
         admin_state=draw(st.sampled_from(v.ADMIN_STATES)),
         forwarding=draw(st.sampled_from(v.FORWARDINGS)),
+        # Either family: a check may go through a forwarder or a management network.
+        check_address=draw(optional(st.one_of(ipv4, ipv6))),
+        check_port=draw(st.one_of(st.none(), ports)),
     )
 
 
@@ -123,6 +127,7 @@ def virtual_servers(draw, name: str):
         quiesce_server=draw(st.booleans()),
         load_monitor=draw(st.sampled_from(v.LOAD_MONITORS)),
         drain_timeout=draw(seconds),
+        directors=sorted(draw(st.lists(names, max_size=3, unique=True))),
         real_servers=[draw(real_servers(family, n)) for n in rs_names],
         health_check=draw(health_checks()),
     )
@@ -311,6 +316,9 @@ def keepalived_configs(draw):
     servers = []
     for family, number, port, protocol in services:
         address = str(ipaddress.IPv4Address(number) if family == 4 else ipaddress.IPv6Address(number << 96))
+        health_check = draw(keepalived_health_checks())
+        # connect_ip / connect_port live in the checker; MISC_CHECK and "no checker" have none.
+        moved_checks = health_check.check_type not in ("program", "none")
         forwarding = draw(st.sampled_from(["", "direct", "tunnel"]))
         persistent = draw(st.sampled_from([0, 300, 14400]))
         mask = netmask4 if family == 4 else netmask6
@@ -324,9 +332,13 @@ def keepalived_configs(draw):
             rs_forwarding = draw(st.sampled_from(["", "nat", "direct", "tunnel"]))
             if rs_forwarding == (forwarding or "nat"):
                 rs_forwarding = ""
+            effective_port = rs_port or port
             real.append(RealServerConfig(
                 name=keepalived_rs_name(rs_address, rs_port), address=rs_address, port=rs_port,
                 weight=draw(st.integers(0, 65535)), forwarding=rs_forwarding,
+                check_address=draw(optional(st.one_of(ipv4, ipv6))) if moved_checks else "",
+                # The server's own port reads back as "no override".
+                check_port=draw(st.one_of(st.none(), ports.filter(lambda p, e=effective_port: p != e))) if moved_checks else None,
             ))
         servers.append(VirtualServerConfig(
             name=keepalived_vs_name(address, port, protocol),
@@ -341,7 +353,7 @@ def keepalived_configs(draw):
             sorry_port=draw(st.one_of(st.none(), ports.filter(lambda p, port=port: p != port))) if sorry else None,
             quiesce_server=draw(st.booleans()),
             real_servers=real,
-            health_check=draw(keepalived_health_checks()),
+            health_check=health_check,
         ))
     return Config(virtual_servers=servers)
 

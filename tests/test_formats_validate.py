@@ -13,6 +13,7 @@ from virtualservers.formats.config import (
     config_problems,
     effective_forwarding,
     format_path,
+    column_fields,
     scalar_fields,
     validate_config,
     ConfigError,
@@ -120,14 +121,21 @@ def test_it_checks_weights_and_firewall_marks():
 # --- whole configurations ------------------------------------------------------------------
 
 
-def test_scalar_fields_are_ready_for_model_construction():
-    vs = VirtualServerConfig(name="web", address="192.0.2.1", real_servers=[RealServerConfig("a", "192.0.2.2")])
-    fields = scalar_fields(vs)
+def test_column_fields_are_ready_for_model_construction():
+    vs = VirtualServerConfig(name="web", address="192.0.2.1", directors=["lab"], real_servers=[RealServerConfig("a", "192.0.2.2")])
+    fields = column_fields(vs)
     assert "real_servers" not in fields and "health_check" not in fields
+    assert "directors" not in fields  # a many-to-many relation, set once the row exists
     assert fields["name"] == "web" and fields["drain_timeout"] == 300
-    assert scalar_fields(vs.real_servers[0]) == {
+    assert column_fields(vs.real_servers[0]) == {
         "name": "a", "address": "192.0.2.2", "port": None, "weight": 1, "admin_state": "enabled", "forwarding": "",
+        "check_address": "", "check_port": None,
     }
+
+
+def test_scalar_fields_carry_the_directors_for_a_backup():
+    vs = VirtualServerConfig(name="web", address="192.0.2.1", directors=["a", "b"])
+    assert scalar_fields(vs)["directors"] == ["a", "b"]
 
 
 def test_effective_forwarding_prefers_the_real_server_then_the_virtual_server_then_the_cluster():
@@ -170,3 +178,40 @@ def test_it_rejects_wrong_types_strictly():
 
 def test_format_path_reads_like_python():
     assert format_path(("virtual_servers", 2, "real_servers", 0, "address")) == "virtual_servers[2].real_servers[0].address"
+
+
+# --- fields added after the first formats: check target, slow start, directors -----------
+
+
+def test_it_accepts_a_check_address_of_either_family_and_a_check_port():
+    vs = VirtualServerConfig(name="web", address="192.0.2.1", real_servers=[
+        RealServerConfig("a", "192.0.2.2", check_address="2001:db8::9", check_port=9000),
+        RealServerConfig("b", "192.0.2.3", check_address="127.0.0.1"),
+    ], health_check=HealthCheckConfig(slow_start=30), directors=["edge-1", "lab"])
+    assert config_problems(Config(virtual_servers=[vs])) == []
+
+
+def test_it_refuses_bad_check_targets_slow_starts_and_director_lists_with_their_paths():
+    vs = VirtualServerConfig(name="web", address="192.0.2.1", real_servers=[
+        RealServerConfig("a", "192.0.2.2", check_address="192.0.2.300", check_port=0),
+        RealServerConfig("b", "192.0.2.3", check_address=None, check_port="80"),
+    ], health_check=HealthCheckConfig(slow_start=-1), directors=["lab", "lab"])
+    other = VirtualServerConfig(name="v2", address="192.0.2.9", directors=["bad name"])
+    third = VirtualServerConfig(name="v3", address="192.0.2.10", directors="lab")
+    problems = [str(p) for p in config_problems(Config(virtual_servers=[vs, other, third]))]
+    assert problems == [
+        "virtual_servers[0].directors: director 'lab' is named twice",
+        "virtual_servers[0].real_servers[0].check_address: '192.0.2.300' is not a valid IP address",
+        "virtual_servers[0].real_servers[0].check_port: 0 is not a port number (1 to 65535)",
+        "virtual_servers[0].real_servers[1].check_address: None is not text",
+        "virtual_servers[0].real_servers[1].check_port: '80' is not a whole number",
+        "virtual_servers[0].health_check.slow_start: -1 is not a whole number of 0 or more",
+        "virtual_servers[1].directors: director 'bad name' is not a valid name (1 to 64 characters: letters, digits, "
+        "'_', '.', '-', starting with a letter or digit)",
+        "virtual_servers[2].directors: 'lab' is not a list of names",
+    ]
+
+
+def test_director_names_come_back_sorted():
+    assert v.validate_director_names(["b", "a"]) == ["a", "b"]
+    assert v.validate_director_names([]) == []

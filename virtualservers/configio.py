@@ -12,18 +12,27 @@ Two modes:
   is refused. Global and redundancy settings (when the source carries them) are taken
   only if the database still holds the defaults or the same values.
 - replace: the database becomes the incoming configuration. Virtual and real servers
-  are matched by name and updated in place (a virtual server keeps its id and its
-  directors), missing ones are deleted.
+  are matched by name and updated in place (a virtual server keeps its id), missing
+  ones are deleted.
+
+Directors: a virtual server's `directors` are names of Director rows (empty = every
+enabled director). A name this database does not know is REFUSED, with one problem line
+per virtual server, never dropped: dropping it would widen the service to every enabled
+director, onto machines it was deliberately kept off. Add the director first, or edit
+the names out of the file. lvs.cf and keepalived.conf name no directors, so
+parse_source() gives a virtual server read from them the directors its namesake in the
+database has (none for a new one): a replace import does not forget where a service runs.
 """
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from lbadmin import audit
@@ -31,15 +40,17 @@ from lbadmin.models import ClusterSettings, RedundancySettings
 
 from . import changes
 from .formats.config import (
+    LINK_FIELDS,
     ClusterConfig,
     Config,
     HealthCheckConfig,
     RealServerConfig,
     RedundancyConfig,
     VirtualServerConfig,
+    column_fields,
     scalar_fields,
 )
-from .models import HealthCheck, RealServer, VirtualServer
+from .models import Director, HealthCheck, RealServer, VirtualServer
 
 Progress = Callable[[int, int, str], None]
 
@@ -98,30 +109,47 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _canonical_ip(value: str) -> str:
+    """Python's spelling of an address. Django's GenericIPAddressField re-spells IPv6 on
+    its way into the database (an IPv4-mapped one as ::ffff:a.b.c.d) whatever save()
+    did, so the Config read back would differ from the one written; read it canonically."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
 def _values(model_obj, cls) -> dict:
-    """The dataclass's scalar fields read from a model, blank IPs as ''."""
+    """The dataclass's scalar fields read from a model, blank IPs as '', addresses canonical."""
     out = {}
     for f in dataclasses.fields(cls):
-        if f.name in ("real_servers", "health_check"):
+        if f.name in ("real_servers", "health_check") or f.name in LINK_FIELDS:
             continue
         value = getattr(model_obj, f.name)
+        if value and isinstance(model_obj._meta.get_field(f.name), models.GenericIPAddressField):
+            value = _canonical_ip(str(value))
         out[f.name] = _text(value) if f.type == "str" else value
     return out
 
 
 def read_config() -> Config:
-    """The whole configuration (not the audit log, not directors, not runtime health)."""
+    """The whole configuration (not the audit log, not the directors themselves, not runtime health).
+
+    Each virtual server carries the names of the directors it is limited to, sorted.
+    """
     # Unsaved defaults when a singleton was never saved: reading must not write.
     cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
     redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
     servers = []
-    for vs in VirtualServer.objects.order_by("name").prefetch_related("real_servers"):
+    for vs in VirtualServer.objects.order_by("name").prefetch_related("real_servers", "directors"):
         try:
             check = HealthCheckConfig(**_values(vs.health_check, HealthCheckConfig))
         except HealthCheck.DoesNotExist:
             check = HealthCheckConfig()
         real = [RealServerConfig(**_values(rs, RealServerConfig)) for rs in sorted(vs.real_servers.all(), key=lambda r: r.name)]
-        servers.append(VirtualServerConfig(**_values(vs, VirtualServerConfig), real_servers=real, health_check=check))
+        directors = sorted(d.name for d in vs.directors.all())
+        servers.append(VirtualServerConfig(**_values(vs, VirtualServerConfig), directors=directors,
+                                           real_servers=real, health_check=check))
     return Config(cluster=cluster, redundancy=redundancy, virtual_servers=servers)
 
 
@@ -133,6 +161,8 @@ _PLAIN = re.compile(r"[\w./:%@+,=-]+")
 def show(value) -> str:
     if value is None:
         return "(none)"
+    if isinstance(value, list):
+        return ", ".join(show(item) for item in value) if value else "(none)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if value == "":
@@ -142,9 +172,15 @@ def show(value) -> str:
     return str(value)
 
 
+def _show_field(name: str, value) -> str:
+    if name == "directors" and not value:
+        return "(every enabled director)"
+    return show(value)
+
+
 def _field_changes(old, new, prefix: str = "") -> list[str]:
     a, b = scalar_fields(old), scalar_fields(new)
-    return [f"{prefix}{k} {show(a[k])} → {show(b[k])}" for k in a if a[k] != b[k]]
+    return [f"{prefix}{k} {_show_field(k, a[k])} → {_show_field(k, b[k])}" for k in a if a[k] != b[k]]
 
 
 def endpoint(vs: VirtualServerConfig) -> str:
@@ -158,7 +194,8 @@ def describe(vs: VirtualServerConfig) -> str:
     state = "active" if vs.active else "inactive"
     real = ", ".join(f"{rs.name} {rs.address}" + (f":{rs.port}" if rs.port else "") for rs in vs.real_servers)
     forwarding = f" {vs.forwarding}" if vs.forwarding else ""
-    return f"{state} {endpoint(vs)} {vs.scheduler}{forwarding}, {vs.health_check.check_type} check, real servers: {real or '(none)'}"
+    directors = f", directors: {', '.join(vs.directors)}" if vs.directors else ""
+    return f"{state} {endpoint(vs)} {vs.scheduler}{forwarding}, {vs.health_check.check_type} check, real servers: {real or '(none)'}{directors}"
 
 
 def _virtual_changes(old: VirtualServerConfig, new: VirtualServerConfig) -> list[str]:
@@ -226,6 +263,20 @@ def _settings_refusals(current: Config, incoming: Config) -> list[str]:
     return problems
 
 
+def _director_refusals(incoming: Config) -> list[str]:
+    """One line per virtual server that names directors this database does not have."""
+    known = set(Director.objects.values_list("name", flat=True))
+    problems = []
+    for vs in incoming.virtual_servers:
+        missing = [name for name in vs.directors if name not in known]
+        if missing:
+            listed = ", ".join(repr(name) for name in missing)
+            noun, it = ("director", "it") if len(missing) == 1 else ("directors", "them")
+            problems.append(f"virtual server {vs.name}: no {noun} named {listed} here; add {it} first, "
+                            f"or take {it} out of the virtual server's directors (none = every enabled director)")
+    return problems
+
+
 def planned(current: Config, incoming: Config, *, replace: bool, include_settings: bool) -> Config:
     """The configuration the database will hold; ConfigRefused in add mode when something exists."""
     problems = []
@@ -235,6 +286,7 @@ def planned(current: Config, incoming: Config, *, replace: bool, include_setting
                      for vs in incoming.virtual_servers if vs.name in existing]
         if include_settings:
             problems += _settings_refusals(current, incoming)
+    problems += _director_refusals(incoming)
     if problems:
         raise ConfigRefused(problems)
     settings_from = incoming if include_settings else current
@@ -284,10 +336,10 @@ def _recreated(old_keys: dict[str, tuple], new_keys: dict[str, tuple]) -> set[st
 
 def _write_settings(config: Config) -> None:
     cluster = ClusterSettings.load()
-    _set(cluster, scalar_fields(config.cluster))
+    _set(cluster, column_fields(config.cluster))
     _save(cluster, "global settings")
     redundancy = RedundancySettings.load()
-    _set(redundancy, scalar_fields(config.redundancy))
+    _set(redundancy, column_fields(config.redundancy))
     _save(redundancy, "redundancy settings")
 
 
@@ -304,7 +356,7 @@ def _write_real_servers(vs: VirtualServer, wanted: list[RealServerConfig]) -> No
     for item in sorted(wanted, key=lambda r: r.name not in kept):
         rs = kept.get(item.name) or RealServer(virtual_server=vs)
         moved = rs.pk is not None and (rs.address != item.address or rs.port != item.port)
-        _set(rs, scalar_fields(item))
+        _set(rs, column_fields(item))
         if moved:
             _set(rs, _RS_RUNTIME)
         if rs.admin_state != RealServer.AdminState.DRAINING:
@@ -316,13 +368,15 @@ def _write_real_servers(vs: VirtualServer, wanted: list[RealServerConfig]) -> No
 
 def _write_virtual(vs: VirtualServer, item: VirtualServerConfig) -> None:
     old_family = vs.family if vs.pk else None
-    _set(vs, scalar_fields(item))
+    _set(vs, column_fields(item))
     if old_family is not None and old_family != vs.family:
         # The model refuses a VIP whose family differs from its real servers': clear them first.
         vs.real_servers.all().delete()
     _save(vs, f"virtual server {item.name}")
+    # Names were checked by _director_refusals before anything was written.
+    vs.directors.set(Director.objects.filter(name__in=item.directors))
     check = HealthCheck.objects.filter(virtual_server=vs).first() or HealthCheck(virtual_server=vs)
-    _set(check, scalar_fields(item.health_check))
+    _set(check, column_fields(item.health_check))
     _save(check, f"virtual server {item.name}, health check")
     _write_real_servers(vs, item.real_servers)
 
@@ -393,6 +447,18 @@ def pin_forwarding(config: Config) -> Config:
     return config
 
 
+def keep_directors(config: Config) -> Config:
+    """For sources that name no directors (lvs.cf, keepalived.conf): each virtual server
+    gets the directors its namesake in the database has, so a replace import leaves
+    where a service runs alone. A new name gets none (every enabled director)."""
+    names = [item.name for item in config.virtual_servers]
+    held = {vs.name: sorted(d.name for d in vs.directors.all())
+            for vs in VirtualServer.objects.filter(name__in=names).prefetch_related("directors")}
+    for vs in config.virtual_servers:
+        vs.directors = held.get(vs.name, [])
+    return config
+
+
 def backup_text(config: Config) -> str:
     """The JSON backup document of a configuration, as written to a file."""
     import json
@@ -438,10 +504,10 @@ def parse_source(kind: str, text: str, path: str) -> Source:
     try:
         if kind == LVSCF:
             config, warnings = parse_lvscf(text, path)
-            return Source(config, warnings, True)
+            return Source(keep_directors(config), warnings, True)
         if kind == KEEPALIVED:
             config, report = parse_keepalived(text, path)
-            return Source(pin_forwarding(config), report, False)
+            return Source(keep_directors(pin_forwarding(config)), report, False)
         if kind == BACKUP:
             try:
                 document = json.loads(text)

@@ -3,7 +3,13 @@
 A document is refused as a whole (BackupError "path.to.field: what is wrong") when any
 part is wrong: unknown format or version, unknown or mistyped fields, invalid values.
 Fields added in later versions of the model may be missing from old backups; they take
-their defaults. Only name and address have no default.
+their defaults. Only name and address have no default. That is how the version stays 1
+while fields are added: real servers' check_address / check_port, the health check's
+slow_start and a virtual server's directors (names; empty = every enabled director)
+came after the first documents were written, and those documents still load.
+
+Director names are only checked for form here (valid, each once) and sorted; whether
+those directors exist is for the installation that restores the document to decide.
 """
 
 from __future__ import annotations
@@ -117,7 +123,10 @@ def from_json(document) -> Config:
         virtual_servers=_virtual_servers(document.get("virtual_servers", []), ("virtual_servers",)),
     )
     try:
-        return validate_config(config)
+        validate_config(config)
     except ConfigError as exc:
         problem = exc.problems[0]
         raise BackupError(format_path(problem.path), problem.message) from None
+    for vs in config.virtual_servers:
+        vs.directors = sorted(vs.directors)  # one spelling of the same set, as read_config gives it
+    return config

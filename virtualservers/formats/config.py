@@ -1,8 +1,13 @@
 """The load balancer configuration as plain dataclasses.
 
 Field names are exactly those of the Django models (notes/models.md), so the Django
-side can build a model with ``VirtualServer(**scalar_fields(vs))`` and the formats
+side can build a model with ``VirtualServer(**column_fields(vs))`` and the formats
 (lvs.cf, keepalived.conf, JSON backup) never need Django.
+
+VirtualServerConfig.directors is the one link: the names of the directors the virtual
+server is deployed to (sorted; empty = every enabled director). It is a many-to-many
+relation in the database, so column_fields() leaves it out; the Django side resolves
+the names.
 
 Runtime state (RealServer.health and friends) is not configuration and is absent.
 """
@@ -64,6 +69,7 @@ class HealthCheckConfig:
     rise: int = 2
     fall: int = 3
     initial_state: str = "up"
+    slow_start: int = 0  # seconds to ramp a recovered server back to full weight
     http_method: str = "GET"
     http_path: str = "/"
     http_host: str = ""
@@ -84,6 +90,10 @@ class RealServerConfig:
     weight: int = 1
     admin_state: str = "enabled"
     forwarding: str = ""
+    # keepalived's connect_ip / connect_port: where the check goes when not to the
+    # real server's own address and port. Blank / None: the real server's.
+    check_address: str = ""
+    check_port: int | None = None
 
 
 @dataclass
@@ -105,6 +115,7 @@ class VirtualServerConfig:
     quiesce_server: bool = False
     load_monitor: str = "none"
     drain_timeout: int = 300
+    directors: list[str] = field(default_factory=list)
     real_servers: list[RealServerConfig] = field(default_factory=list)
     health_check: HealthCheckConfig = field(default_factory=HealthCheckConfig)
 
@@ -117,15 +128,22 @@ class Config:
 
 
 NESTED_FIELDS = frozenset({"real_servers", "health_check", "virtual_servers", "cluster", "redundancy"})
+# Fields that are relations in the database, not columns: set after the row exists.
+LINK_FIELDS = frozenset({"directors"})
 
 
 def scalar_fields(obj) -> dict:
-    """The model fields of one object, without its nested parts: ready for Model(**fields)."""
+    """The fields of one object, without its nested parts (links included: a backup carries them)."""
     return {
         f.name: getattr(obj, f.name)
         for f in dataclasses.fields(obj)
         if f.name not in NESTED_FIELDS
     }
+
+
+def column_fields(obj) -> dict:
+    """The model columns of one object, without nested parts and links: ready for Model(**fields)."""
+    return {name: value for name, value in scalar_fields(obj).items() if name not in LINK_FIELDS}
 
 
 def effective_forwarding(config: Config, vs: VirtualServerConfig, rs: RealServerConfig | None = None) -> str:
@@ -169,6 +187,7 @@ def format_path(path: Path) -> str:
 
 
 _OPTIONAL_INT = "int | None"
+_NAMES = "list[str]"
 
 
 def _type_problem(value, annotation: str) -> str | None:
@@ -182,6 +201,9 @@ def _type_problem(value, annotation: str) -> str | None:
         return None if ok else f"{value!r} is not a whole number"
     if annotation == "str":
         return None if isinstance(value, str) else f"{value!r} is not text"
+    if annotation == _NAMES:
+        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return None if ok else f"{value!r} is not a list of names"
     return None
 
 
@@ -230,6 +252,7 @@ VIRTUAL_CHECKS: dict[str, Checker] = {
     "sorry_port": v.validate_optional_port,
     "load_monitor": lambda x: v.validate_choice(x, v.LOAD_MONITORS, "load monitor"),
     "drain_timeout": v.validate_non_negative,
+    "directors": v.validate_director_names,
 }
 
 REAL_CHECKS: dict[str, Checker] = {
@@ -239,6 +262,8 @@ REAL_CHECKS: dict[str, Checker] = {
     "weight": v.validate_weight,
     "admin_state": lambda x: v.validate_choice(x, v.ADMIN_STATES, "admin state"),
     "forwarding": v.validate_forwarding,
+    "check_address": v.validate_optional_ip,
+    "check_port": v.validate_optional_port,
 }
 
 CHECK_CHECKS: dict[str, Checker] = {
@@ -251,6 +276,7 @@ CHECK_CHECKS: dict[str, Checker] = {
     "rise": v.validate_positive,
     "fall": v.validate_positive,
     "initial_state": lambda x: v.validate_choice(x, v.INITIAL_STATES, "initial state"),
+    "slow_start": v.validate_non_negative,
     "http_method": lambda x: v.validate_choice(x, v.HTTP_METHODS, "HTTP method"),
     "http_path": v.validate_http_path,
     "http_host": v.validate_single_line,

@@ -7,6 +7,12 @@ checkers we have no equivalent for, options such as quorum) is reported line by 
 in the returned report: never silently dropped, never fatal. Broken syntax and bad
 values are fatal: KeepalivedError("PATH:LINE: ...").
 
+A real server's check_address / check_port are its checker's connect_ip / connect_port
+(a connect_port equal to the server's own port reads back as no override). MISC_CHECK
+has neither keyword: there the check target is substituted for %h and %p, as lbadmin's
+own program check does. A health check's slow_start and a virtual server's directors
+have no keepalived equivalent: keepalived_report() lists them.
+
 Keyword spelling follows keepalived's own parser (keepalived/check/check_parser.c and
 the checkers' install_keyword calls) and keepalived.conf(5).
 """
@@ -183,6 +189,8 @@ class _CheckerSettings:
 class _ParsedCheck:
     line: int
     check: HealthCheckConfig
+    # Where this real server's check goes, when not to the server itself.
+    connect_ip: str = ""
     connect_port: int | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -428,6 +436,7 @@ class _Reader:
         check = None
         if checker_nodes:
             check = self.checker(checker_nodes[0], vs, rs, inherited.merged(settings))
+            rs.check_address, rs.check_port = check.connect_ip, check.connect_port
             for extra in checker_nodes[1:]:
                 self.note(extra, f"{extra.keyword} not imported (only one check per virtual server; the first is used)")
         return rs, check, quiesce
@@ -450,8 +459,10 @@ class _Reader:
                 urls.append(child)
             elif kw == "connect_port" and kind != "MISC_CHECK":
                 port = self.value(child, v.validate_port)
-                if port != rs_port:
-                    self.note(child, f"connect_port {port} not imported (checks use the real server port {rs_port})")
+                # The real server's own port is what lbadmin checks anyway: no override.
+                parsed.connect_port = None if port == rs_port else port
+            elif kw == "connect_ip" and kind != "MISC_CHECK":
+                parsed.connect_ip = self.value(child, v.validate_ip)
             elif kw == "misc_path" and kind == "MISC_CHECK":
                 hc.send_program = self.unsubstitute(self.arg(child), rs.address, rs_port)
             elif kw == "misc_timeout" and kind == "MISC_CHECK":
@@ -639,11 +650,22 @@ def keepalived_report(config: Config) -> list[str]:
             notes.append(f"{who}: no real server to carry the {hc.check_type} check (keepalived checks per real server)")
         if hc.check_type != "none" and hc.rise != 1:
             notes.append(f"{who}: rise {hc.rise} not written (keepalived brings a server up on its first success)")
+        if hc.slow_start:
+            notes.append(f"{who}: slow_start {hc.slow_start} s not written (keepalived has no slow start: a recovered server gets its full weight at once)")
+        if vs.directors:
+            notes.append(f"{who}: directors {', '.join(vs.directors)} not written (keepalived.conf names no directors: install it on those only)")
         for rs in vs.real_servers:
+            moved_check = bool(rs.check_address) or rs.check_port is not None
             if rs.admin_state == "disabled":
                 notes.append(f"{who}: real server {rs.name!r} is disabled, not written")
-            elif rs.admin_state == "draining":
+                continue
+            if rs.admin_state == "draining":
                 notes.append(f"{who}: real server {rs.name!r} is draining, written with weight 0")
+            if moved_check and hc.check_type == "program":
+                notes.append(f"{who}: real server {rs.name!r}: check address/port written into misc_path for %h/%p "
+                             "(MISC_CHECK has no connect_ip/connect_port); an import reads them back as part of the program")
+            elif moved_check and hc.check_type == "none":
+                notes.append(f"{who}: real server {rs.name!r}: check address/port not written (no checker)")
     return notes
 
 
@@ -691,23 +713,27 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
             put("inhibit_on_failure", 2)
         if rs.forwarding and rs.forwarding != effective_forwarding(config, vs):
             put(f"lvs_method {LB_KIND_OF[rs.forwarding]}", 2)
-        out.extend(_render_checker(hc, rs.address, port, ind * 2))
+        out.extend(_render_checker(hc, rs, port, ind * 2))
         put("}")
     out.append("}")
     return out
 
 
-def _render_checker(hc: HealthCheckConfig, address: str, port: int, ind: str) -> list[str]:
+def _render_checker(hc: HealthCheckConfig, rs: RealServerConfig, port: int, ind: str) -> list[str]:
+    """One real server's checker; `port` is the server's effective port."""
     if hc.check_type == "none":
         return []
     kind = CHECKER_OF[hc.check_type]
     inner = ind + "    "
     out = [f"{ind}{kind} {{"]
+    check_address, check_port = rs.check_address or rs.address, rs.check_port or port
     if kind == "MISC_CHECK":
-        out.append(f'{inner}misc_path "{substitute(hc.send_program, address, port)}"')
+        out.append(f'{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"')
         out.append(f"{inner}misc_timeout {hc.timeout}")
     else:
-        out.append(f"{inner}connect_port {port}")
+        if rs.check_address:
+            out.append(f"{inner}connect_ip {rs.check_address}")
+        out.append(f"{inner}connect_port {check_port}")
         out.append(f"{inner}connect_timeout {hc.timeout}")
     if kind in ("HTTP_GET", "SSL_GET"):
         if hc.http_host:

@@ -5,6 +5,11 @@ brace raises LvsCfError("PATH:LINE: what is wrong"), because an import that sile
 drops part of a load balancer is worse than one that stops. The only things read but
 not kept are reported as warnings (load_monitor other than none).
 
+lvs.cf has no place for a real server's check_address / check_port, a health check's
+slow_start or a virtual server's directors: lvscf_report() lists them when set, and
+an import gives their defaults (the Django side keeps the directors of a virtual
+server an import replaces).
+
 Quoted strings decode \\\\ \\" \\' \\n \\r \\t; any other backslash pair is kept as
 written, so a regular expression such as "HTTP/1\\.[01]" reads as the operator meant.
 The model holds decoded text (a real CR LF in `send`); rendering escapes it again.
@@ -569,11 +574,19 @@ def lvscf_report(config: Config) -> list[str]:
             notes.append(f"{who}: fall {hc.fall} not written (nanny removes a server on its first failure)")
         if hc.initial_state != "up":
             notes.append(f"{who}: initial state {hc.initial_state!r} not written")
+        if hc.slow_start:
+            notes.append(f"{who}: slow_start {hc.slow_start} s not written (nanny has no slow start)")
+        if vs.directors:
+            notes.append(f"{who}: directors {', '.join(vs.directors)} not written (lvs.cf names no directors)")
         for rs in vs.real_servers:
             if rs.admin_state == "draining":
                 notes.append(f"{who}: real server {rs.name!r} is draining, written as inactive")
             if rs.forwarding and rs.forwarding != (vs.forwarding or network):
                 notes.append(f"{who}: real server {rs.name!r} forwarding {rs.forwarding!r} not written")
+            if rs.check_address:
+                notes.append(f"{who}: real server {rs.name!r} check_address {rs.check_address} not written (nanny checks the server's own address)")
+            if rs.check_port is not None:
+                notes.append(f"{who}: real server {rs.name!r} check_port {rs.check_port} not written (nanny checks the server's own port)")
     return notes
 
 

@@ -271,3 +271,23 @@ def validate_text(value: str) -> str:
     if "\0" in value:
         raise ValueError("text must not contain a NUL character")
     return value
+
+
+def validate_director_names(value) -> list[str]:
+    """The directors a virtual server is deployed to: valid names, each once; returned sorted.
+
+    Empty means every enabled director. Whether each director exists is the Django
+    side's question (a backup may come from another installation).
+    """
+    if not isinstance(value, list):
+        raise ValueError(f"{value!r} is not a list of director names")
+    seen: set[str] = set()
+    for name in value:
+        try:
+            validate_name(name)
+        except ValueError as exc:
+            raise ValueError(f"director {exc}") from None
+        if name in seen:
+            raise ValueError(f"director {name!r} is named twice")
+        seen.add(name)
+    return sorted(value)
