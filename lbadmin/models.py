@@ -1,34 +1,23 @@
 """Core models: directors, cluster-wide settings, and the append-only audit log."""
-import ipaddress
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from lbadmin import validators as v
+from lbadmin.fields import IPAddressField
 
 
 class NullBlankIPs(models.Model):
-    """IP fields stored in one canonical form: a blank optional address as
-    NULL (whether a form gave '' or code gave None), and every address as
-    Python's ipaddress writes it ("::ffff:0:0", not Django's "::ffff:0.0.0.0"),
-    so comparisons, the audit log, the kernel table and exports agree."""
+    """Store a blank optional IP as NULL, whether it came from a form ('')
+    or from code (None), so comparisons and the audit log see one value."""
 
     class Meta:
         abstract = True
 
     def save(self, *args, **kwargs):
         for field in self._meta.concrete_fields:
-            if not isinstance(field, models.GenericIPAddressField):
-                continue
-            value = getattr(self, field.attname)
-            if value == "" and field.null:
+            if isinstance(field, IPAddressField) and field.null and getattr(self, field.attname) == "":
                 setattr(self, field.attname, None)
-            elif value:
-                try:
-                    setattr(self, field.attname, str(ipaddress.ip_address(str(value).strip())))
-                except ValueError:
-                    pass  # left for validation to report
         super().save(*args, **kwargs)
 
 
@@ -59,10 +48,10 @@ class ClusterSettings(SingletonModel):
 
     serial_no = models.PositiveIntegerField(default=0, editable=False)
     service = models.CharField(max_length=3, choices=[("lvs", "LVS"), ("fos", "FOS")], default="lvs")
-    primary = models.GenericIPAddressField("primary server public IP", blank=True, null=True)
-    primary_private = models.GenericIPAddressField("primary server private IP", blank=True, null=True)
+    primary = IPAddressField("primary server public IP", blank=True, null=True)
+    primary_private = IPAddressField("primary server private IP", blank=True, null=True)
     network = models.CharField("network type", max_length=6, choices=Network.choices, default=Network.NAT)
-    nat_router_ip = models.GenericIPAddressField("NAT router IP", blank=True, null=True)
+    nat_router_ip = IPAddressField("NAT router IP", blank=True, null=True)
     nat_router_device = models.CharField("NAT router device", max_length=15, blank=True)
     nat_nmask = models.CharField("NAT router netmask", max_length=39, blank=True)
     tcp_timeout = models.PositiveIntegerField("TCP timeout (s)", default=0, help_text="0 leaves the kernel's value")
@@ -99,8 +88,8 @@ class RedundancySettings(SingletonModel):
     """Piranha's REDUNDANCY tab."""
 
     backup_active = models.BooleanField("redundancy enabled", default=False)
-    backup = models.GenericIPAddressField("backup server public IP", blank=True, null=True)
-    backup_private = models.GenericIPAddressField("backup server private IP", blank=True, null=True)
+    backup = IPAddressField("backup server public IP", blank=True, null=True)
+    backup_private = IPAddressField("backup server private IP", blank=True, null=True)
     heartbeat = models.BooleanField(default=True)
     heartbeat_port = models.PositiveIntegerField(default=539)
     keepalive = models.PositiveIntegerField("heartbeat interval (s)", default=6)
@@ -215,6 +204,8 @@ class AuditEntry(models.Model):
     time = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     username = models.CharField(max_length=150, blank=True, db_index=True)
+    # A plain Django field on purpose: on SQLite, altering a column rebuilds the
+    # table and drops the append-only triggers (tests/test_audit.py notices).
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
     action = models.CharField(max_length=32, db_index=True)

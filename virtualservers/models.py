@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 
 from lbadmin import validators as v
+from lbadmin.fields import IPAddressField
 from lbadmin.models import ClusterSettings, Director, Network, NullBlankIPs
 
 NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -42,7 +43,7 @@ class Forwarding(models.TextChoices):
 class VirtualServer(NullBlankIPs):
     name = models.CharField(max_length=64, unique=True)
     active = models.BooleanField(default=False)
-    address = models.GenericIPAddressField("virtual IP address")
+    address = IPAddressField("virtual IP address")
     vip_nmask = models.CharField("VIP netmask", max_length=39, blank=True)
     device = models.CharField(max_length=31, blank=True, help_text="Interface the VIP is raised on, e.g. eth0:1")
     port = models.PositiveIntegerField("application port", default=80)
@@ -52,7 +53,7 @@ class VirtualServer(NullBlankIPs):
     persistent = models.PositiveIntegerField("persistence (s)", default=0, help_text="0 turns persistence off")
     pmask = models.CharField("persistence netmask", max_length=39, blank=True)
     forwarding = models.CharField(max_length=6, choices=Forwarding.choices, blank=True, default="")
-    sorry_server = models.GenericIPAddressField(blank=True, null=True)
+    sorry_server = IPAddressField(blank=True, null=True)
     sorry_port = models.PositiveIntegerField(blank=True, null=True)
     quiesce_server = models.BooleanField(default=False, help_text="On failure set weight 0 instead of removing")
     load_monitor = models.CharField(
@@ -162,7 +163,7 @@ class RealServer(NullBlankIPs):
 
     virtual_server = models.ForeignKey(VirtualServer, on_delete=models.CASCADE, related_name="real_servers")
     name = models.CharField(max_length=64)
-    address = models.GenericIPAddressField()
+    address = IPAddressField()
     port = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: the virtual server's port")
     weight = models.PositiveIntegerField(default=1)
     admin_state = models.CharField(max_length=8, choices=AdminState.choices, default=AdminState.DISABLED)
@@ -170,7 +171,7 @@ class RealServer(NullBlankIPs):
     # keepalived's connect_ip / connect_port: check another address or port than
     # the one traffic goes to (a management interface, a health endpoint, or a
     # real server only reachable through a forwarder from where checks run).
-    check_address = models.GenericIPAddressField("check address", null=True, blank=True,
+    check_address = IPAddressField("check address", null=True, blank=True,
                                                  help_text="Blank: the real server's address")
     check_port = models.PositiveIntegerField("check port", null=True, blank=True,
                                              help_text="Blank: the real server's port")

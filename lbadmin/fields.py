@@ -1,0 +1,27 @@
+import ipaddress
+
+from django.db import models
+
+
+class IPAddressField(models.GenericIPAddressField):
+    """An IP address stored as Python's ipaddress writes it.
+
+    Django keeps IPv4-mapped IPv6 in its own spelling ("::ffff:0.0.0.0") while
+    ipaddress, the IPVS engine and the importers write "::ffff:0:0"; storing one
+    spelling keeps comparisons, the audit log and exports in agreement.
+    """
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if not value:
+            return value
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return value  # validation reports it
+
+    def to_python(self, value):
+        # full_clean() writes this back onto the instance, so what is saved,
+        # what the audit log snapshots and what is read back all agree.
+        value = super().to_python(value)
+        return self.get_prep_value(value) if value else value
