@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from lbadmin.models import AuditEntry
 from tests import factories
-from virtualservers.models import RealServer, VirtualServer
+from virtualservers.models import RealServer
 
 VS_FORM = {"name": "Exchange-443", "address": "192.0.2.50", "vip_nmask": "255.255.255.255", "device": "seth0:1",
            "protocol": "tcp", "port": "443", "scheduler": "rr", "persistent": "14400",

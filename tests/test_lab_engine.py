@@ -12,7 +12,7 @@ from lbadmin.models import AuditEntry, Director
 from tests.lab import topology
 from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from virtualservers import ipvs
-from virtualservers.models import ApplyRun, RealServer, VirtualServer
+from virtualservers.models import ApplyRun, VirtualServer
 from virtualservers.reconcile import reconcile_director
 
 pytestmark = pytest.mark.lab

@@ -11,12 +11,7 @@ a TCP connect check through it would always say UP: the check here is HTTP (GET 
 expecting 200, as the seed article's OWA check is HTTP too), which only a live real
 server passes. A stopped real server's relay closes the connection unanswered.
 """
-import os
-import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -28,7 +23,7 @@ from monitoring.models import HealthEvent
 from monitoring.redis_client import get_redis
 from tests.lab import topology
 from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
-from tests.processes import ROOT, celery_env, celery_process, wait_for
+from tests.processes import celery_process, wait_for
 from virtualservers.models import ApplyRun, HealthCheck, RealServer, VirtualServer
 
 pytestmark = pytest.mark.lab
@@ -80,34 +75,6 @@ def print_where_the_time_went(began_monotonic: float, rs_name: str, new_state: s
               f"took {run.duration_ms or 0:.0f} ms, result={run.result}, plan={run.plan!r}")
 
 
-@contextmanager
-def production_worker(redis_url: str, data_dir, **env: str):
-    """The worker as the Procfile runs it: prefork, two processes.
-
-    Not tests.processes.celery_process("worker"), which runs one solo process: there a
-    reconcile queued by a transition waits behind whatever task runs, and beat's
-    poll_live (three SSH commands, 0.6-2.4 s against the TCG guest, every 2 s) was
-    measured to hold it up to 2.4 s. With two processes, as in production, the reconcile
-    runs in the idle one at once.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "celery", "-A", "lbadmin", "worker", "--concurrency", "2", "--loglevel", "INFO",
-            "--without-mingle", "--without-gossip", "--hostname", f"test-health-{os.getpid()}@%h"]
-    with open(data_dir / "worker.log", "wb") as log:
-        process = subprocess.Popen(argv, cwd=ROOT, env=celery_env(redis_url, data_dir, **env), stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
 def add_checked_virtual_server(vm) -> VirtualServer:
     vs = VirtualServer.objects.create(name="web", address=VIP, port=80, protocol="tcp", scheduler="rr",
                                       forwarding="nat", active=True)
@@ -134,7 +101,9 @@ def test_a_stopped_real_server_leaves_the_kernel_within_fall_intervals_and_retur
     vs = add_checked_virtual_server(vm)
     database = connection.settings_dict["NAME"]
     env = {"DATABASE_URL": f"sqlite:///{database}"}
-    with production_worker(redis_url, tmp_path, **env), \
+    # prefork, as the Procfile runs it: with one solo process a reconcile queued by a
+    # transition waits behind beat's poll_live (three SSH commands, 0.6-2.4 s on TCG).
+    with celery_process("worker", redis_url, tmp_path, prefork=True, **env), \
             celery_process("beat", redis_url, tmp_path, "--schedule", str(tmp_path / "beat-schedule"), **env):
         # Converged: both real servers seen up by the checker and present in the kernel.
         wait_for(lambda: set(vs.real_servers.values_list("health", flat=True)) == {"up"}, 60, interval=0.5,

@@ -4,7 +4,6 @@ its result, and the live table shows the kernel's counters."""
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 

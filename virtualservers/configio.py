@@ -26,13 +26,12 @@ database has (none for a new one): a replace import does not forget where a serv
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from lbadmin import audit
@@ -109,25 +108,13 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
-def _canonical_ip(value: str) -> str:
-    """Python's spelling of an address. Django's GenericIPAddressField re-spells IPv6 on
-    its way into the database (an IPv4-mapped one as ::ffff:a.b.c.d) whatever save()
-    did, so the Config read back would differ from the one written; read it canonically."""
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return value
-
-
 def _values(model_obj, cls) -> dict:
-    """The dataclass's scalar fields read from a model, blank IPs as '', addresses canonical."""
+    """The dataclass's scalar fields read from a model, blank IPs as ''."""
     out = {}
     for f in dataclasses.fields(cls):
         if f.name in ("real_servers", "health_check") or f.name in LINK_FIELDS:
             continue
         value = getattr(model_obj, f.name)
-        if value and isinstance(model_obj._meta.get_field(f.name), models.GenericIPAddressField):
-            value = _canonical_ip(str(value))
         out[f.name] = _text(value) if f.type == "str" else value
     return out
 
