@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from tests.services import free_port
@@ -20,24 +20,24 @@ def closed_port() -> int:
 
 
 @contextmanager
-def listener() -> Iterator[int]:
-    """A listening socket; the kernel completes connects into its backlog."""
+def _accepting(on_accept: Callable[[socket.socket], None], backlog: int = 1024) -> Iterator[int]:
+    """A loopback listener whose thread hands every accepted connection to on_accept."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
+    sock.listen(backlog)
     stop = threading.Event()
 
-    def drain() -> None:  # keep the backlog from filling during long tests
+    def accept_loop() -> None:
         sock.settimeout(0.1)
         while not stop.is_set():
             try:
                 conn, _ = sock.accept()
-                conn.close()
             except OSError:
                 continue
+            on_accept(conn)
 
-    thread = threading.Thread(target=drain, daemon=True)
+    thread = threading.Thread(target=accept_loop, daemon=True)
     thread.start()
     try:
         yield sock.getsockname()[1]
@@ -45,74 +45,47 @@ def listener() -> Iterator[int]:
         stop.set()
         thread.join(2)
         sock.close()
+
+
+@contextmanager
+def listener() -> Iterator[int]:
+    """A listening socket; connections are accepted and closed at once, so the
+    backlog never fills during long tests."""
+    with _accepting(lambda conn: conn.close()) as port:
+        yield port
 
 
 @contextmanager
 def stalling_server() -> Iterator[int]:
     """Accepts connections and never sends a byte: a hung application."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
     held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def hold() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
     try:
-        yield sock.getsockname()[1]
+        with _accepting(held.append) as port:
+            yield port
     finally:
-        stop.set()
-        thread.join(2)
         for conn in held:
             conn.close()
-        sock.close()
 
 
 @contextmanager
 def http_server(status: int = 200, body: bytes = b"Welcome to Outlook Web App") -> Iterator[int]:
     """Answers every request with `status` and `body`, then closes."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    stop = threading.Event()
     reply = (f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
-    def serve() -> None:
-        sock.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except OSError:
-                continue
-            try:
-                conn.settimeout(2)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                conn.sendall(reply)
-            except OSError:
-                pass
-            finally:
-                conn.close()
+    def answer(conn: socket.socket) -> None:
+        try:
+            conn.settimeout(2)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            conn.sendall(reply)
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
+    with _accepting(answer, backlog=128) as port:
+        yield port
