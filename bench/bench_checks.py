@@ -246,7 +246,7 @@ def detection_latency(ports: list[int], args: argparse.Namespace) -> None:
     """A listener dies -> until its real server leaves desired_table().
 
     Runs the real checker (monitoring.checker.Checker: the Scheduler's loop thread and the
-    control thread applying results through monitoring.health.record_results), in this
+    control thread applying results through monitoring.health_counter.record_results), in this
     process, on a throwaway SQLite database and a Redis of its own; `args.targets` real
     servers on the loopback listeners plus one on a listener of its own, which is closed.
     """

@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
@@ -29,8 +30,10 @@ class SingletonModel(NullBlankIPs):
 
     @classmethod
     def load(cls):
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
+        """The settings row, or its defaults, unsaved, when none was saved yet: a page that
+        shows settings must not write (a migration creates the rows; the first save of the
+        form creates it otherwise, audited like any change)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
     def save(self, *args, **kwargs):
         self.pk = 1
@@ -180,6 +183,12 @@ class Director(models.Model):
                 v.collect(errors, "host_key", v.ssh_public_key, self.host_key)
         if errors:
             raise ValidationError(errors)
+
+    def set_status(self, status: str, reason: str) -> None:
+        """Record what the last contact showed; written only when it changed."""
+        if self.status != status or self.status_reason != reason:
+            Director.objects.filter(pk=self.pk).update(status=status, status_reason=reason, status_changed_at=timezone.now())
+            self.status, self.status_reason = status, reason
 
     @property
     def host_key_fingerprint(self) -> str:

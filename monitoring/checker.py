@@ -10,7 +10,7 @@ Design (issue 4, item 3):
   checks package's Scheduler: every check bounded by its own timeout, at most
   `concurrency` at a time, so a hung real server costs one slot for its timeout and never
   delays another's check. The Scheduler's callback only puts the result on a queue.
-- The control thread applies results as they arrive (monitoring.health.record_results,
+- The control thread applies results as they arrive (monitoring.health_counter.record_results,
   batched: one Redis round trip per batch; database writes only on transitions), and
   once a second renews the lease, re-reads the targets from the database (cheap; the
   Scheduler keeps the rhythm of unchanged targets), queues reconciles for servers that
@@ -18,9 +18,9 @@ Design (issue 4, item 3):
 - The lease has a 5 s TTL and is renewed every second by the control thread, so exactly
   one checker runs; if the holder dies, another process takes over within the TTL plus
   a tick. A checker that cannot renew (Redis gone, lease lost) stops checking, so two
-  never run at once. Counters live in Redis (monitoring.health), so a takeover keeps them.
+  never run at once. Counters live in Redis (monitoring.health_counter), so a takeover keeps them.
 - The time of the latest result is stamped in Redis; the web page raises the alarm when
-  it is older than three check intervals (monitoring.health.checker_alarm).
+  it is older than three check intervals (monitoring.checker_alarm).
 """
 from __future__ import annotations
 
@@ -37,10 +37,15 @@ from collections.abc import Hashable
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from lbadmin.redis_client import get_redis
 from monitoring.checks import CheckResult, Scheduler, Target
+from virtualservers.models import VirtualServer
+from virtualservers.slow_start import ramp_step
+from virtualservers.tasks import queue_reconciles
 
-from . import health
-from .redis_client import get_redis
+from .check_targets import CheckTarget, RealServerHealth, TargetLoader
+from .checker_alarm import CHECKER_KEY
+from .health_counter import forget, record_results
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +96,9 @@ class Checker:
         self._loop_ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scheduler: Scheduler | None = None
-        self._loader = health.TargetLoader()
-        self._targets: dict[int, health.CheckTarget] = {}
-        self._known: dict[int, health.RealServerHealth] = {}
+        self._loader = TargetLoader()
+        self._targets: dict[int, CheckTarget] = {}
+        self._known: dict[int, RealServerHealth] = {}
         self._ramp_queued: dict[int, float] = {}
         self._threads: list[threading.Thread] = []
 
@@ -184,9 +189,9 @@ class Checker:
         assert self._loop is not None and self._scheduler is not None
         self._loop.call_soon_threadsafe(self._scheduler.set_targets, scheduled)
         if gone:
-            health.forget(gone)
+            forget(gone)
         self._ramp()
-        get_redis().hset(health.CHECKER_KEY, mapping={
+        get_redis().hset(CHECKER_KEY, mapping={
             "owner": self.owner, "since": f"{self.started_at:.3f}", "targets": len(targets),
             "results": self.applied, "transitions": self.transitions, "renewed": f"{time.time():.3f}",
         })
@@ -204,33 +209,31 @@ class Checker:
             except queue.Empty:
                 break
         results = [(self._targets[rs_id], result) for rs_id, result, _ in batch if rs_id in self._targets]
-        applied = health.record_results(results, self._known, at=batch[-1][2])
+        applied = record_results(results, self._known, at=batch[-1][2])
         self.applied += len(results)
         self.transitions += len(applied)
         now = timezone.now()
         for transition in applied:
-            self._known[transition.rs_id] = health.RealServerHealth(transition.new, now)
+            self._known[transition.rs_id] = RealServerHealth(transition.new, now)
 
     def _ramp(self) -> None:
         """While a server ramps up after coming back (slow start), reconcile in steps so
-        the kernel's weight follows monitoring.health.desired_weight."""
+        the kernel's weight follows virtualservers.slow_start.desired_weight."""
         now = timezone.now()
         for rs_id, target in self._targets.items():
             known = self._known.get(rs_id)
             if not target.slow_start or known is None or known.health != "up" or known.since is None:
                 continue
             # One step past the end, so the final full weight is applied too.
-            if (now - known.since).total_seconds() > target.slow_start + health.ramp_step(target.slow_start):
+            if (now - known.since).total_seconds() > target.slow_start + ramp_step(target.slow_start):
                 continue
             last = self._ramp_queued.get(target.vs_id, 0.0)
-            if time.monotonic() - last < health.ramp_step(target.slow_start):
+            if time.monotonic() - last < ramp_step(target.slow_start):
                 continue
             self._ramp_queued[target.vs_id] = time.monotonic()
-            from virtualservers.models import VirtualServer
-
             vs = VirtualServer.objects.filter(pk=target.vs_id).first()
             if vs is not None:
-                health.queue_reconciles(vs.target_directors().values_list("pk", flat=True), "slow start")
+                queue_reconciles(vs.target_directors().values_list("pk", flat=True), "slow start")
 
 
 # --- one per process, started by the tick ------------------------------------------

@@ -3,15 +3,18 @@ from types import SimpleNamespace
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
+from lbadmin.http import page_or_partial
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 from virtualservers.forms import HealthCheckForm
+from virtualservers.health_facts import last_results
 from virtualservers.models import HealthCheck, RealServer, VirtualServer
+from virtualservers.views import real_row_response
 
-from . import health
+from .manual_checks import check_now as run_check_now
+from .manual_checks import result_line, try_check
 
 HISTORY_PAGE_SIZE = 50
 
@@ -27,7 +30,7 @@ def history(request: HttpRequest, rs_pk: int) -> HttpResponse:
     page = Paginator(rs.health_events.all(), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "monitoring/health_history.html", {
         "rs": rs, "vs": rs.virtual_server, "page": page, "tab": "real",
-        "check": health.health_check_of(rs.virtual_server),
+        "check": rs.virtual_server.check_or_default(), "last": last_results([rs.pk]).get(rs.pk),
     })
 
 
@@ -36,14 +39,9 @@ def history(request: HttpRequest, rs_pk: int) -> HttpResponse:
 def check_now(request: HttpRequest, rs_pk: int) -> HttpResponse:
     """Run the real server's check once and count it; the row comes back with the line."""
     rs = _get_real_server(rs_pk)
-    result = health.check_now(rs)
-    if not request.htmx:
-        return redirect(reverse("real_list", args=[rs.virtual_server_id]))
+    result = run_check_now(rs)
     rs.refresh_from_db()
-    response = render(request, "virtualservers/_real_row.html", {
-        "rs": rs, "vs": rs.virtual_server, "check_line": health.result_line(result)})
-    response["Vary"] = "HX-Request"
-    return response
+    return real_row_response(request, rs, check_line=result_line(result))
 
 
 @require_POST
@@ -55,6 +53,7 @@ def try_it(request: HttpRequest, pk: int) -> HttpResponse:
     is tried as typed, before it is saved; without them, as saved."""
     vs = get_object_or_404(VirtualServer, pk=pk)
     context: dict = {"vs": vs}
+    result = None
     rs = vs.real_servers.filter(pk=request.POST.get("real_server") or 0).first() \
         if (request.POST.get("real_server") or "").isdigit() else None
     if rs is None:
@@ -62,15 +61,14 @@ def try_it(request: HttpRequest, pk: int) -> HttpResponse:
     elif "check_type" in request.POST:
         form = HealthCheckForm(request.POST, instance=HealthCheck(virtual_server=vs))
         if form.is_valid():
-            context["line"] = health.result_line(health.try_check(SimpleNamespace(**form.cleaned_data), rs))
+            result = try_check(SimpleNamespace(**form.cleaned_data), rs)
         else:
             context["error"] = "Not tried: " + "; ".join(
                 f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
     else:
-        context["line"] = health.result_line(health.try_check(health.health_check_of(vs), rs))
+        result = try_check(vs.check_or_default(), rs)
+    if result is not None:
+        context.update(line=result_line(result), line_ok=result.ok)
     if rs is not None:
         context["rs"] = rs
-    template = "monitoring/_health_try.html" if request.htmx else "monitoring/health_try.html"
-    response = render(request, template, context)
-    response["Vary"] = "HX-Request"
-    return response
+    return page_or_partial(request, "monitoring/health_try.html", "monitoring/_health_try.html", context)

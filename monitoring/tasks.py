@@ -1,9 +1,14 @@
+"""Celery tasks of the monitoring app. Thin: the work is in the modules they name."""
 import time
 
 from celery import shared_task
 
-from .liveness import HEARTBEAT_KEY
-from .redis_client import get_redis
+from lbadmin.models import Director
+from lbadmin.redis_client import get_redis
+
+from .checker import tick
+from .live_poller import poll_director
+from .process_pings import HEARTBEAT_KEY
 
 
 # Beat sends this every 5 s. It expires after 10 s, so a worker coming back
@@ -17,10 +22,6 @@ def heartbeat() -> None:
 # the next is due and a slow director never builds a queue.
 @shared_task(ignore_result=True, expires=2)
 def poll_live() -> None:
-    from lbadmin.models import Director
-
-    from .live import poll_director
-
     for director in Director.objects.filter(enabled=True):
         poll_director(director)
 
@@ -29,6 +30,4 @@ def poll_live() -> None:
 # monitoring/checker.py): it returns at once, and a late one is worthless.
 @shared_task(ignore_result=True, expires=2)
 def health_tick() -> str:
-    from .checker import tick
-
     return tick()

@@ -1,19 +1,21 @@
+"""CONTROL/MONITORING: the product's own processes, the Applies panel, the health
+checker's alarm and the live routing table of every enabled director."""
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from lbadmin.models import Director
+from lbadmin.http import partial
 from lbadmin.roles import VIEWER, role_required
-from virtualservers.models import ApplyRun
-from virtualservers.reconcile import PENDING_KEY
+from virtualservers.apply_status import apply_status
 
-from .liveness import check_all
-from .liverows import director_views, enabled_directors
-from .redis_client import get_redis
+from .checker_alarm import checker_alarm
+from .live_table import director_views, enabled_directors
+from .process_pings import check_all
 
 INTERVALS = [0, 1, 2, 5, 10, 30]
 
 
-def _interval(request) -> int:
+def _interval(request: HttpRequest) -> int:
     try:
         value = int(request.GET.get("interval", 2))
     except ValueError:
@@ -21,44 +23,19 @@ def _interval(request) -> int:
     return value if value in INTERVALS else 2
 
 
-def _partial(request, template: str, context: dict):
-    response = render(request, template, context)
-    response["Vary"] = "HX-Request"
-    return response
-
-
 @require_GET
 @role_required(VIEWER)
-def control(request):
+def control(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "processes":
-        return _partial(request, "monitoring/_processes.html", {"processes": check_all()})
-    interval = _interval(request)
+        return partial(request, "monitoring/_processes.html", {"processes": check_all()})
     return render(request, "monitoring/control.html", {
-        "processes": check_all(), "intervals": INTERVALS, "interval": interval,
-        "views": director_views(enabled_directors()), **_apply_context(),
+        "processes": check_all(), "intervals": INTERVALS, "interval": _interval(request),
+        "alarm": checker_alarm(), "views": director_views(enabled_directors()), **apply_status(),
     })
 
 
 @require_GET
 @role_required(VIEWER)
-def live(request):
-    return _partial(request, "monitoring/_live.html", {
+def live(request: HttpRequest) -> HttpResponse:
+    return partial(request, "monitoring/_live.html", {
         "interval": _interval(request), "views": director_views(enabled_directors())})
-
-
-def _apply_context() -> dict:
-    redis = get_redis()
-    latest = []
-    in_flight = False
-    for director in Director.objects.filter(enabled=True):
-        run = ApplyRun.objects.filter(director=director).first()
-        pending = bool(redis.exists(PENDING_KEY.format(director.pk)))
-        in_flight = in_flight or pending or bool(run and run.in_flight)
-        latest.append({"director": director, "run": run, "pending": pending})
-    return {"applies": latest, "apply_in_flight": in_flight}
-
-
-@require_GET
-@role_required(VIEWER)
-def applies(request):
-    return _partial(request, "monitoring/_applies.html", _apply_context())

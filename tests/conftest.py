@@ -21,7 +21,7 @@ def redis_url(tmp_path_factory):
     """A real redis-server on a free loopback port, used by the app and Celery."""
     from django.conf import settings
 
-    from monitoring.redis_client import get_redis
+    from lbadmin.redis_client import get_redis
     from tests.services import start_redis
 
     url, stop = start_redis()

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from monitoring.checks import run_check
-from monitoring.health import TargetLoader, target_for
+from monitoring.check_targets import TargetLoader, target_for
 from tests import factories
 
 

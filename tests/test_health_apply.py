@@ -9,10 +9,13 @@ import pytest
 from django.core.management import call_command
 
 from lbadmin.models import AuditEntry
-from monitoring import health
+from monitoring.check_targets import target_for
+from monitoring.health_counter import LAST_RESULT_KEY, STATE_KEY, record_results
+from monitoring.transitions import write_transition
+from virtualservers.health_facts import LAST_KEY
 from monitoring.checks import run_check
 from monitoring.models import HealthEvent
-from monitoring.redis_client import get_redis
+from lbadmin.redis_client import get_redis
 from tests import factories
 from tests.health_servers import closed_port, listener
 from virtualservers.models import HealthCheck, RealServer
@@ -24,9 +27,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def clean_health_keys():
     redis = get_redis()
-    redis.delete(health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY)
+    redis.delete(STATE_KEY, LAST_KEY, LAST_RESULT_KEY)
     yield
-    redis.delete(health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY)
+    redis.delete(STATE_KEY, LAST_KEY, LAST_RESULT_KEY)
 
 
 def make_service(*, rise=2, fall=2, quiesce=False, sorry=None, initial="up", slow_start=0, **vs_fields):
@@ -44,9 +47,9 @@ def real(vs, name, port, weight=5):
 def check(rs):
     """Run the real server's configured check against its real socket and count it."""
     rs = RealServer.objects.select_related("virtual_server").get(pk=rs.pk)
-    target = health.target_for(rs)
+    target = target_for(rs)
     result = asyncio.run(run_check(target.spec))
-    health.record_results([(target, result)])
+    record_results([(target, result)])
     return result
 
 
@@ -112,7 +115,7 @@ def test_it_brings_a_server_back_after_rise_successes():
     with listener() as port:
         rs = real(vs, "back", port)
         RealServer.objects.filter(pk=rs.pk).update(health="down")
-        get_redis().hset(health.STATE_KEY, rs.pk, "down 0 0")
+        get_redis().hset(STATE_KEY, rs.pk, "down 0 0")
         for _ in range(2):
             check(rs)
             assert RealServer.objects.get(pk=rs.pk).health == "down"
@@ -129,7 +132,7 @@ def test_counts_survive_a_worker_restart_because_they_live_in_redis():
     rs = real(vs, "flaky", closed_port())
     check(rs)
     check(rs)
-    assert get_redis().hget(health.STATE_KEY, rs.pk) == "up 0 2"
+    assert get_redis().hget(STATE_KEY, rs.pk) == "up 0 2"
     # A new worker process knows nothing in memory; the third failure still counts as third.
     check(rs)
     assert RealServer.objects.get(pk=rs.pk).health == "down"
@@ -151,8 +154,8 @@ def test_an_initial_state_of_down_keeps_a_new_server_out_until_it_rises():
 def test_a_repeated_transition_writes_nothing_twice():
     vs = make_service(fall=1)
     rs = real(vs, "twice", closed_port())
-    assert health.apply_transition(rs.pk, "down", "test", 1.0)
-    assert not health.apply_transition(rs.pk, "down", "test", 1.0)
+    assert write_transition(rs.pk, "down", "test", 1.0)
+    assert not write_transition(rs.pk, "down", "test", 1.0)
     assert HealthEvent.objects.filter(real_server=rs).count() == 1
 
 
@@ -161,7 +164,7 @@ def test_slow_start_ramps_the_weight_of_a_server_back_from_down():
     with listener() as port:
         rs = real(vs, "ramp", port, weight=10)
         RealServer.objects.filter(pk=rs.pk).update(health="down")
-        get_redis().hset(health.STATE_KEY, rs.pk, "down 0 0")
+        get_redis().hset(STATE_KEY, rs.pk, "down 0 0")
         check(rs)
     rs.refresh_from_db()
     assert rs.health == "up"

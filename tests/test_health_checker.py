@@ -7,8 +7,10 @@ import pytest
 from django.urls import reverse
 
 from monitoring import checker as checker_module
-from monitoring import health
-from monitoring.redis_client import get_redis
+from monitoring.checker_alarm import CHECKER_KEY, checker_alarm
+from monitoring.health_counter import LAST_RESULT_KEY, STATE_KEY
+from virtualservers.health_facts import LAST_KEY, last_results
+from lbadmin.redis_client import get_redis
 from tests import factories
 from tests.health_servers import closed_port, listener, stalling_server
 from tests.processes import wait_for
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(autouse=True)
 def clean_keys():
     redis = get_redis()
-    keys = (health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY, health.CHECKER_KEY, checker_module.LEASE_KEY)
+    keys = (STATE_KEY, LAST_KEY, LAST_RESULT_KEY, CHECKER_KEY, checker_module.LEASE_KEY)
     redis.delete(*keys)
     yield
     redis.delete(*keys)
@@ -39,7 +41,7 @@ def real(vs, name, port):
 
 def result_times(rs_id):
     """Distinct times of the results seen for one real server, polled from Redis."""
-    raw = get_redis().hget(health.LAST_KEY, rs_id)
+    raw = get_redis().hget(LAST_KEY, rs_id)
     return float(raw.split("|")[0]) if raw else None
 
 
@@ -79,7 +81,7 @@ def test_a_hung_check_does_not_delay_a_fast_check_of_another_server(running_chec
         assert len(seen) >= 3, seen
         gaps = [b - a for a, b in zip(sorted(seen), sorted(seen)[1:])]
         assert max(gaps) < 1.5, gaps
-        last = health.last_results([hung.pk])[hung.pk]
+        last = last_results([hung.pk])[hung.pk]
         assert not last.ok and last.latency_ms >= 1900 and "timed out" in last.reason
         wait_for(lambda: RealServer.objects.get(pk=hung.pk).health == "down", 5, what="the hung server to go down")
         assert RealServer.objects.get(pk=fast.pk).health == "up"
@@ -99,7 +101,7 @@ def test_a_checker_that_loses_its_lease_stops(running_checker):
     vs = service("lease", "192.0.2.83", "tcp", timeout=1, interval=1)
     real(vs, "x", closed_port())
     checker = running_checker(housekeeping=0.2)
-    wait_for(lambda: get_redis().hget(health.LAST_KEY, RealServer.objects.get().pk), 5, what="a first result")
+    wait_for(lambda: get_redis().hget(LAST_KEY, RealServer.objects.get().pk), 5, what="a first result")
     get_redis().set(checker_module.LEASE_KEY, "someone else")
     wait_for(lambda: not checker.alive(), 5, what="the checker to stop")
 
@@ -109,11 +111,11 @@ def test_the_alarm_appears_when_results_stop(running_checker, client_for, viewer
     with listener() as port:
         real(vs, "a", port)
         checker = running_checker()
-        wait_for(lambda: get_redis().get(health.LAST_RESULT_KEY), 5, what="a first result")
+        wait_for(lambda: get_redis().get(LAST_RESULT_KEY), 5, what="a first result")
         client = client_for(viewer)
         assert 'id="health-alarm"' not in client.get(reverse("control")).content.decode()
         checker.stop()
-        wait_for(lambda: health.checker_alarm() is not None, 6, what="the alarm")
+        wait_for(lambda: checker_alarm() is not None, 6, what="the alarm")
         page = client.get(reverse("control")).content.decode()
     assert 'id="health-alarm"' in page and "produced no results for" in page
 

@@ -6,9 +6,11 @@ import time
 import pytest
 from django.urls import reverse
 
-from monitoring import health
+from monitoring.health_counter import LAST_RESULT_KEY, STATE_KEY
+from monitoring.transitions import write_transition
+from virtualservers.health_facts import LAST_KEY
 from monitoring.models import HealthEvent
-from monitoring.redis_client import get_redis
+from lbadmin.redis_client import get_redis
 from tests import factories
 from tests.health_servers import closed_port, http_server, listener
 from virtualservers.models import HealthCheck, RealServer
@@ -19,9 +21,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def clean_health_keys():
     redis = get_redis()
-    redis.delete(health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY)
+    redis.delete(STATE_KEY, LAST_KEY, LAST_RESULT_KEY)
     yield
-    redis.delete(health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY)
+    redis.delete(STATE_KEY, LAST_KEY, LAST_RESULT_KEY)
 
 
 @pytest.fixture
@@ -116,8 +118,8 @@ def test_the_check_form_offers_every_type_and_try_it_to_admins_only(client_for, 
 
 def test_the_history_lists_transitions_newest_first(client_for, viewer, vs):
     rs = real(vs, "flap", closed_port())
-    health.apply_transition(rs.pk, "down", "1 failure in a row: connection refused", 0.3, at=time.time() - 60)
-    health.apply_transition(rs.pk, "up", "2 successes in a row: connected", 0.2)
+    write_transition(rs.pk, "down", "1 failure in a row: connection refused", 0.3, at=time.time() - 60)
+    write_transition(rs.pk, "up", "2 successes in a row: connected", 0.2)
     page = client_for(viewer).get(reverse("health_history", args=[rs.pk])).content.decode()
     assert page.index("2 successes in a row") < page.index("1 failure in a row")
     assert "CHECK NOW" not in page  # viewers see no buttons
@@ -126,10 +128,10 @@ def test_the_history_lists_transitions_newest_first(client_for, viewer, vs):
 def test_control_raises_the_alarm_when_results_stop(client_for, viewer, vs):
     real(vs, "a", closed_port())
     client = client_for(viewer)
-    get_redis().set(health.LAST_RESULT_KEY, f"{time.time() - 7:.3f}")  # interval 2: 3 intervals = 6 s
+    get_redis().set(LAST_RESULT_KEY, f"{time.time() - 7:.3f}")  # interval 2: 3 intervals = 6 s
     page = client.get(reverse("control")).content.decode()
     assert 'id="health-alarm"' in page and "produced no results for " in page
-    get_redis().set(health.LAST_RESULT_KEY, f"{time.time():.3f}")
+    get_redis().set(LAST_RESULT_KEY, f"{time.time():.3f}")
     assert 'id="health-alarm"' not in client.get(reverse("control")).content.decode()
 
 

@@ -153,7 +153,7 @@ def test_a_hand_made_change_is_found_recorded_and_repaired_or_reported(director,
 
 
 def test_a_stopped_director_shows_unreachable_then_converges_when_back(director, admin_client, clean_lab_vm):
-    from monitoring.live import poll_director
+    from monitoring.live_poller import poll_director
 
     add_virtual_server(admin_client, "web", VIP_WEB, 80, 0, forwarding="nat")
     clean_lab_vm.stop()

@@ -18,9 +18,11 @@ from django.db import connection
 
 from lbadmin.management.commands.lab import register_lab_director
 from lbadmin.models import AuditEntry
-from monitoring import health
+from monitoring.health_counter import LAST_RESULT_KEY, STATE_KEY
+from monitoring.transitions import ACTOR
+from virtualservers.health_facts import LAST_KEY
 from monitoring.models import HealthEvent
-from monitoring.redis_client import get_redis
+from lbadmin.redis_client import get_redis
 from tests.lab import topology
 from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from tests.processes import celery_process, wait_for
@@ -89,7 +91,7 @@ def add_checked_virtual_server(vm) -> VirtualServer:
 
 def forget_earlier_health_state() -> None:
     """Counters and last results of an earlier test's real servers (ids are reused)."""
-    get_redis().delete(health.STATE_KEY, health.LAST_KEY, health.LAST_RESULT_KEY)
+    get_redis().delete(STATE_KEY, LAST_KEY, LAST_RESULT_KEY)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -163,6 +165,6 @@ def test_a_stopped_real_server_leaves_the_kernel_within_fall_intervals_and_retur
     audit = list(AuditEntry.objects.filter(action="health", object_repr="web/rs1").order_by("pk").values_list(
         "username", "message"))
     assert [message for _, message in audit] == [reason for _, _, reason in events]
-    assert {username for username, _ in audit} == {health.ACTOR}
+    assert {username for username, _ in audit} == {ACTOR}
     assert vs.real_servers.get(name="rs2").health == "up"
     assert not HealthEvent.objects.filter(real_server__name="rs2", new_state="down").exists()

@@ -3,19 +3,19 @@ worker and beat only when real ones run, and Redis's real round trip."""
 import pytest
 from django.urls import reverse
 
-from monitoring import liveness
+from monitoring import process_pings
 from tests.processes import celery_process, wait_for
 
 
 def states() -> dict:
-    return {p.name: p.up for p in liveness.check_all()}
+    return {p.name: p.up for p in process_pings.check_all()}
 
 
 @pytest.mark.django_db
 def test_without_worker_and_beat_it_says_so(redis_url):
-    from monitoring.redis_client import get_redis
+    from lbadmin.redis_client import get_redis
 
-    get_redis().delete(liveness.HEARTBEAT_KEY)
+    get_redis().delete(process_pings.HEARTBEAT_KEY)
     found = states()
     assert found["web"] is True and found["redis"] is True
     assert found["worker"] is False
@@ -24,28 +24,28 @@ def test_without_worker_and_beat_it_says_so(redis_url):
 
 @pytest.mark.django_db
 def test_a_real_worker_and_beat_show_as_running(redis_url, tmp_path, client_for, viewer):
-    from monitoring.redis_client import get_redis
+    from lbadmin.redis_client import get_redis
 
-    get_redis().delete(liveness.HEARTBEAT_KEY)
+    get_redis().delete(process_pings.HEARTBEAT_KEY)
     with celery_process("worker", redis_url, tmp_path), celery_process("beat", redis_url, tmp_path,
                                                                        "--schedule", str(tmp_path / "beat-schedule")):
-        wait_for(lambda: liveness.check_worker().up, 60, what="the worker to answer a ping")
-        wait_for(lambda: liveness.check_beat(True).up, 60, what="beat's heartbeat to be stamped")
+        wait_for(lambda: process_pings.check_worker().up, 60, what="the worker to answer a ping")
+        wait_for(lambda: process_pings.check_beat(True).up, 60, what="beat's heartbeat to be stamped")
         page = client_for(viewer).get(reverse("control"), HTTP_HX_REQUEST="true").content.decode()
         assert page.count("running") == 4, page
     # Stopped: the worker no longer answers.
-    assert liveness.check_worker(timeout=0.5).up is False
+    assert process_pings.check_worker(timeout=0.5).up is False
 
 
 @pytest.mark.django_db
 def test_redis_down_is_shown_with_its_reason(settings):
-    from monitoring.redis_client import get_redis
+    from lbadmin.redis_client import get_redis
     from tests.services import free_port
 
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     get_redis.cache_clear()
     try:
-        found = liveness.check_redis()
+        found = process_pings.check_redis()
         assert found.up is False and "no answer" in found.detail
     finally:
         get_redis.cache_clear()

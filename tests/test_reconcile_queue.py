@@ -3,9 +3,10 @@ and a change made while one runs queues exactly one more."""
 import pytest
 from django.urls import reverse
 
-from monitoring.redis_client import get_redis
+from lbadmin.redis_client import get_redis
 from tests import factories
-from virtualservers.reconcile import PENDING_KEY, queue_reconcile
+from virtualservers.reconcile import PENDING_KEY
+from virtualservers.tasks import queue_reconcile
 
 
 def queued_messages() -> int:

@@ -37,7 +37,7 @@ from django.utils import timezone
 from lbadmin import audit
 from lbadmin.models import ClusterSettings, RedundancySettings
 
-from . import changes
+from .tasks import configuration_changed
 from .formats.config import (
     LINK_FIELDS,
     ClusterConfig,
@@ -415,7 +415,7 @@ def apply_config(incoming: Config, *, replace: bool = False, include_settings: b
                     before=summary(current, include_settings), after=summary(result, include_settings),
                     message=f"{action} of {source or 'a configuration'}: {plan.summary_line()}", actor=actor,
                 )
-                changes.configuration_changed(f"configuration {action}")
+                configuration_changed(f"configuration {action}")
     except _DryRun:
         pass
     return plan

@@ -19,10 +19,9 @@ from django.utils import timezone
 
 from lbadmin.models import ClusterSettings, Director
 
-from monitoring.health import desired_weight  # slow start: the weight ramps after a server comes back
-
 from . import ipvs
 from .models import RealServer, VirtualServer
+from .slow_start import desired_weight
 
 IPVS_FORWARDING = {"nat": "masq", "direct": "route", "tunnel": "tunnel"}
 
@@ -67,6 +66,7 @@ def destinations_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConne
     key = service_key(vs)
     result: list[ipvs.Destination] = []
     any_up = False
+    check = vs.check_or_default()
     for rs in vs.real_servers.all():
         forwarding = IPVS_FORWARDING[rs.effective_forwarding(cluster)]
         port = destination_port(vs, rs.port, forwarding)
@@ -81,7 +81,7 @@ def destinations_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConne
                 result.append(ipvs.Destination(rs.address, port, forwarding, 0))
             continue
         any_up = True
-        result.append(ipvs.Destination(rs.address, port, forwarding, desired_weight(rs, now)))
+        result.append(ipvs.Destination(rs.address, port, forwarding, desired_weight(rs, check, now)))
     if not any_up and vs.sorry_server:
         forwarding = IPVS_FORWARDING[vs.effective_forwarding(cluster)]
         port = destination_port(vs, vs.sorry_port, forwarding)
@@ -99,7 +99,8 @@ def service_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConnection
 
 
 def virtual_servers_for(director: Director | None) -> Iterable[VirtualServer]:
-    servers = VirtualServer.objects.filter(active=True).prefetch_related("real_servers", "directors")
+    servers = (VirtualServer.objects.filter(active=True).select_related("health_check")
+               .prefetch_related("real_servers", "directors"))
     for vs in servers:
         chosen = [d.pk for d in vs.directors.all()]
         if director is None or not chosen or director.pk in chosen:

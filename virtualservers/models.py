@@ -145,6 +145,14 @@ class VirtualServer(NullBlankIPs):
         if errors:
             raise ValidationError(errors)
 
+    def check_or_default(self) -> "HealthCheck":
+        """The virtual server's health check; an unsaved default (TCP connect) when it has
+        none yet. Never saved here: a page that shows it must not write (a GET changes nothing)."""
+        try:
+            return self.health_check
+        except HealthCheck.DoesNotExist:
+            return HealthCheck(virtual_server=self)
+
     def target_directors(self):
         chosen = self.directors.filter(enabled=True) if self.pk else Director.objects.none()
         return chosen if chosen.exists() else Director.objects.filter(enabled=True)
@@ -179,6 +187,8 @@ class RealServer(NullBlankIPs):
     # Runtime health, written by the health checker, never by forms.
     health = models.CharField(max_length=7, choices=Health.choices, default=Health.UNKNOWN, editable=False)
     health_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The state before the current one: slow start ramps only a server that was down.
+    health_previous = models.CharField(max_length=7, choices=Health.choices, blank=True, editable=False)
     health_reason = models.CharField(max_length=255, blank=True, editable=False)
     health_latency_ms = models.FloatField(null=True, blank=True, editable=False)
 
@@ -211,6 +221,24 @@ class RealServer(NullBlankIPs):
 
     def effective_forwarding(self, cluster: ClusterSettings | None = None) -> str:
         return self.forwarding or self.virtual_server.effective_forwarding(cluster)
+
+    # Admin state: the operator's word, kept apart from health (the checker's word).
+    ACTIONS = {"activate": AdminState.ENABLED, "deactivate": AdminState.DISABLED, "drain": AdminState.DRAINING}
+
+    def toggle_action(self) -> str:
+        """What the ACTIVATE/DEACTIVATE button does now: an enabled server is deactivated,
+        a disabled or draining one is activated (a drain is cancelled)."""
+        return "deactivate" if self.admin_state == self.AdminState.ENABLED else "activate"
+
+    def set_admin_state(self, action: str, now=None) -> None:
+        """activate, deactivate or drain; a drain starts its clock now. Not saved here."""
+        self.admin_state = self.ACTIONS[action]
+        draining = self.admin_state == self.AdminState.DRAINING
+        self.drain_started_at = (now or timezone.now()) if draining else None
+
+    @property
+    def is_up(self) -> bool:
+        return self.health == self.Health.UP
 
     def drain_deadline(self):
         if self.admin_state != self.AdminState.DRAINING or not self.drain_started_at:
@@ -354,3 +382,10 @@ class ApplyRun(models.Model):
     @property
     def in_flight(self) -> bool:
         return self.result in (self.Result.PENDING, self.Result.RUNNING)
+
+    @property
+    def badge(self) -> str:
+        """The CSS badge of the result: ok (applied or nothing to do), error, or busy."""
+        if self.result in (self.Result.OK, self.Result.NOOP):
+            return "ok"
+        return "error" if self.result == self.Result.ERROR else "draining"

@@ -3,7 +3,7 @@
 One reconcile: read the live table (`ipvsadm -S -n`), compute the desired
 table, plan the minimal commands, run them as one `ipvsadm -R` batch, read
 the table again to verify, and record an ApplyRun. Runs are coalesced per
-director through Redis: at most one running and one pending.
+director through Redis (tasks.queue_reconcile): at most one running and one pending.
 
 Drift is a live table that differs from the table this process last
 verified, with no change of ours in between: someone (or something) changed
@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from lbadmin import audit
 from lbadmin.models import ClusterSettings, Director
-from monitoring.redis_client import get_redis
+from lbadmin.redis_client import get_redis
 
 from . import ipvs
 from .desired import LiveConnections, desired_table, desired_timeouts
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 PENDING_KEY = "lbadmin:reconcile:pending:{}"
 RUNNING_LOCK = "lbadmin:reconcile:lock:{}"
 APPLIED_KEY = "lbadmin:reconcile:applied:{}"
+# A director that cannot be reached (rather than one that refused a command).
+UNREACHABLE = (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch)
 LOCK_TIMEOUT = 900  # seconds: longer than any apply, so a crashed worker frees it eventually
 TIMEOUTS_RE = re.compile(r"Timeout \(tcp tcpfin udp\):\s*(\d+)\s+(\d+)\s+(\d+)")
 
@@ -63,18 +65,6 @@ def forget_executor(director_id: int) -> None:
         cached[1].close()
 
 
-# Queueing -------------------------------------------------------------------
-
-def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> bool:
-    """Queue a reconcile unless one is already pending for this director."""
-    from .tasks import reconcile
-
-    if not get_redis().set(PENDING_KEY.format(director_id), trigger, nx=True, ex=LOCK_TIMEOUT):
-        return False
-    reconcile.delay(director_id, trigger, request_id)
-    return True
-
-
 # One run --------------------------------------------------------------------
 
 @dataclass
@@ -86,12 +76,6 @@ class Outcome:
 def _stage(run: ApplyRun, stage: str) -> None:
     run.stage = stage
     run.save(update_fields=["stage"])
-
-
-def _set_status(director: Director, status: str, reason: str) -> None:
-    if director.status != status or director.status_reason != reason:
-        Director.objects.filter(pk=director.pk).update(status=status, status_reason=reason, status_changed_at=timezone.now())
-        director.status, director.status_reason = status, reason
 
 
 def _live_connections(executor: ipvs.Executor) -> LiveConnections:
@@ -153,7 +137,7 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
             if director.drift_policy == Director.DriftPolicy.REPORT:
                 run.result = ApplyRun.Result.NOOP
                 run.output = "drift reported, not repaired (director's drift policy)"
-                _set_status(director, Director.Status.DEGRADED, f"drift: {len(commands)} difference(s) left as found")
+                director.set_status(Director.Status.DEGRADED, f"drift: {len(commands)} difference(s) left as found")
                 return outcome
         if commands:
             _stage(run, f"applying {len(commands)} command(s)")
@@ -169,12 +153,12 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         else:
             run.result = ApplyRun.Result.NOOP
         redis.set(APPLIED_KEY.format(director.pk), ipvs.render(desired))
-        _set_status(director, Director.Status.OK, "")
+        director.set_status(Director.Status.OK, "")
     except ipvs.IpvsError as exc:
         run.result = ApplyRun.Result.ERROR
         run.error = str(exc)
-        unreachable = isinstance(exc, (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch))
-        _set_status(director, Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
+        unreachable = isinstance(exc, UNREACHABLE)
+        director.set_status(Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
         if unreachable:
             forget_executor(director.pk)
         raise

@@ -1,30 +1,67 @@
-"""Celery tasks of the virtual-server app. Thin: the work is in reconcile.py."""
+"""Celery tasks of the virtual-server app, and how reconciles are queued.
+
+Thin: the work is in reconcile.py. Queueing lives here, beside the task it sends, so
+views, the health checker and the live poller ask for a reconcile through one door:
+coalesced per director (at most one pending, one running; the pending mark is a Redis
+key that reconcile_director clears when it starts reading).
+"""
+import logging
+from collections.abc import Iterable
+
 from celery import shared_task
+from django.db import transaction
 
 from lbadmin.middleware import current_request
 from lbadmin.models import Director
+from lbadmin.redis_client import get_redis
 
 from . import ipvs
+from .reconcile import LOCK_TIMEOUT, PENDING_KEY, reconcile_director
+
+log = logging.getLogger(__name__)
 
 # Transient: the director may come back. Anything else (a refused command, a
 # host-key mismatch) needs a person, so retrying would only repeat it.
 TRANSIENT = (ipvs.SSHRefused, ipvs.CommandTimeout)
 
 
-def queue_reconcile_all(reason: str) -> None:
-    from .reconcile import queue_reconcile
+def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> bool:
+    """Queue a reconcile unless one is already pending for this director."""
+    if not get_redis().set(PENDING_KEY.format(director_id), trigger, nx=True, ex=LOCK_TIMEOUT):
+        return False
+    reconcile.delay(director_id, trigger, request_id)
+    return True
 
+
+def queue_reconciles(director_ids: Iterable[int], trigger: str) -> None:
+    """For background callers (health transitions, slow start): a Redis outage is logged,
+    not raised, because the 30 s sweep catches up once Redis is back."""
+    for director_id in director_ids:
+        try:
+            queue_reconcile(director_id, trigger)
+        except Exception:
+            log.exception("could not queue a reconcile of director %s", director_id)
+
+
+def _request_id() -> str:
     request = current_request.get()
-    request_id = getattr(request, "request_id", "") if request is not None else ""
+    return getattr(request, "request_id", "") if request is not None else ""
+
+
+def queue_reconcile_all(reason: str) -> None:
+    request_id = _request_id()
     for director_id in Director.objects.filter(enabled=True).values_list("pk", flat=True):
         queue_reconcile(director_id, reason, request_id)
+
+
+def configuration_changed(reason: str) -> None:
+    """The desired state changed: reconcile every director once the transaction commits."""
+    transaction.on_commit(lambda: queue_reconcile_all(reason))
 
 
 @shared_task(bind=True, ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60,
              retry_jitter=True, max_retries=5, acks_late=True)
 def reconcile(self, director_id: int, trigger: str = "change", request_id: str = "") -> None:
-    from .reconcile import reconcile_director
-
     if not Director.objects.filter(pk=director_id, enabled=True).exists():
         return
     reconcile_director(director_id, trigger=trigger if not self.request.retries else f"retry {self.request.retries}",
@@ -34,7 +71,5 @@ def reconcile(self, director_id: int, trigger: str = "change", request_id: str =
 @shared_task(ignore_result=True, expires=25)
 def sweep() -> None:
     """Periodic: find drift and anything whose time came (a drain that ended)."""
-    from .reconcile import queue_reconcile
-
     for director_id in Director.objects.filter(enabled=True).values_list("pk", flat=True):
         queue_reconcile(director_id, "sweep")

@@ -1,46 +1,73 @@
 """VIRTUAL SERVERS and, per virtual server, its VIRTUAL SERVER, REAL SERVER
-and MONITORING SCRIPTS tabs."""
+and MONITORING SCRIPTS tabs; the Applies panel."""
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lbadmin import audit
 from lbadmin.editing import edit_page
+from lbadmin.http import page_or_partial, partial
+from lbadmin.models import ClusterSettings
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
 
-from . import changes
+from .apply_status import apply_status
 from .forms import HealthCheckForm, RealServerForm, VirtualServerForm
+from .health_facts import LastResult, last_results
 from .models import HealthCheck, RealServer, VirtualServer
+from .tasks import configuration_changed
 
 
-def _row_or_redirect(request, template: str, context: dict, fallback: str):
-    """HTMX gets the swapped row; a plain form post goes back to the list."""
-    if request.htmx:
-        response = render(request, template, context)
-        response["Vary"] = "HX-Request"
-        response["HX-Trigger"] = "applyQueued"  # the apply panel starts following the new run
-        return response
-    return redirect(fallback)
+@dataclass(frozen=True)
+class RealServerRow:
+    """What one row of REAL SERVER shows, computed once for the whole list."""
+    rs: RealServer
+    last: LastResult | None
+    inherited_forwarding: str
+
+
+def real_server_rows(servers: list[RealServer], vs: VirtualServer) -> list[RealServerRow]:
+    """One query for the settings, one Redis round trip for the latest results."""
+    cluster = ClusterSettings.load()
+    last = last_results([rs.pk for rs in servers])
+    for rs in servers:
+        rs.virtual_server = vs  # the row's forwarding and port need it; no query per row
+    return [RealServerRow(rs, last.get(rs.pk), rs.effective_forwarding(cluster)) for rs in servers]
+
+
+def real_row_response(request: HttpRequest, rs: RealServer, *, check_line: str = "") -> HttpResponse:
+    """The swapped row for HTMX, back to the list for a plain post."""
+    if not request.htmx:
+        return redirect("real_list", pk=rs.virtual_server_id)
+    row = real_server_rows([rs], rs.virtual_server)[0]
+    return page_or_partial(request, "virtualservers/_real_row.html", "virtualservers/_real_row.html",
+                           {"vs": rs.virtual_server, "row": row, "check_line": check_line}, trigger="applyQueued")
 
 
 @require_GET
 @role_required(VIEWER)
-def virtual_list(request):
-    from monitoring.views import _apply_context
+def virtual_list(request: HttpRequest) -> HttpResponse:
+    servers = VirtualServer.objects.annotate(real_count=Count("real_servers"))
+    return render(request, "virtualservers/virtual_list.html", {"servers": servers, **apply_status()})
 
-    servers = VirtualServer.objects.prefetch_related("real_servers")
-    return render(request, "virtualservers/virtual_list.html", {"servers": servers, **_apply_context()})
+
+@require_GET
+@role_required(VIEWER)
+def applies(request: HttpRequest) -> HttpResponse:
+    return partial(request, "virtualservers/_applies.html", apply_status())
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
-def virtual_add(request):
-    def created(vs, before):
-        HealthCheck.objects.get_or_create(virtual_server=vs)
-        changes.configuration_changed("virtual server added")
+def virtual_add(request: HttpRequest) -> HttpResponse:
+    def created(vs: VirtualServer, before: dict | None) -> None:
+        HealthCheck.objects.create(virtual_server=vs)
+        configuration_changed("virtual server added")
 
     return edit_page(request, form_class=VirtualServerForm, instance=VirtualServer(),
                      template="virtualservers/virtual_form.html", on_saved=created,
@@ -49,23 +76,24 @@ def virtual_add(request):
 
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
-def virtual_edit(request, pk: int):
+def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
     if request.method == "POST":
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=VirtualServerForm, instance=vs, template="virtualservers/virtual_form.html",
-                     context={"vs": vs, "tab": "virtual"}, on_saved=lambda o, b: changes.configuration_changed("virtual server edited"),
+                     context={"vs": vs, "tab": "virtual"},
+                     on_saved=lambda o, b: configuration_changed("virtual server edited"),
                      success_url=lambda o: reverse("virtual_edit", args=[o.pk]))
 
 
 @require_POST
 @role_required(ADMIN)
-def virtual_delete(request, pk: int):
+def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
     with transaction.atomic():
         audit.record("delete", vs, before=audit.snapshot(vs))
         vs.delete()
-        changes.configuration_changed("virtual server deleted")
+        configuration_changed("virtual server deleted")
     messages.success(request, f"Deleted virtual server {vs}.")
     if request.htmx:
         return render(request, "virtualservers/_deleted_row.html", {})
@@ -74,94 +102,95 @@ def virtual_delete(request, pk: int):
 
 @require_POST
 @role_required(OPERATOR)
-def virtual_toggle(request, pk: int):
+def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
         vs = get_object_or_404(VirtualServer.objects.select_for_update(), pk=pk)
         before = audit.snapshot(vs)
         vs.active = not vs.active
         vs.save(update_fields=["active", "updated_at"])
         audit.record("activate" if vs.active else "deactivate", vs, before=before, after=audit.snapshot(vs))
-        changes.configuration_changed("virtual server (de)activated")
-    return _row_or_redirect(request, "virtualservers/_virtual_row.html", {"vs": vs}, reverse("virtual_list"))
+        configuration_changed("virtual server (de)activated")
+    if not request.htmx:
+        return redirect("virtual_list")
+    vs.real_count = vs.real_servers.count()
+    return page_or_partial(request, "virtualservers/_virtual_row.html", "virtualservers/_virtual_row.html",
+                           {"vs": vs}, trigger="applyQueued")
 
 
 # Real servers ---------------------------------------------------------------
 
 @require_GET
 @role_required(VIEWER)
-def real_list(request, pk: int):
+def real_list(request: HttpRequest, pk: int) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
-    from monitoring.views import _apply_context
-
-    return render(request, "virtualservers/real_list.html", {"vs": vs, "tab": "real", "servers": vs.real_servers.all(), **_apply_context()})
+    rows = real_server_rows(list(vs.real_servers.all()), vs)
+    return render(request, "virtualservers/real_list.html", {"vs": vs, "tab": "real", "rows": rows, **apply_status()})
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
-def real_edit(request, pk: int, rs_pk: int | None = None):
+def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
     rs = get_object_or_404(RealServer, pk=rs_pk, virtual_server=vs) if rs_pk else RealServer(virtual_server=vs)
     if request.method == "POST" or rs_pk is None:
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=RealServerForm, instance=rs, template="virtualservers/real_form.html",
                      context={"vs": vs, "tab": "real"}, form_kwargs={"virtual_server": vs},
-                     on_saved=lambda o, b: changes.configuration_changed("real server saved"),
+                     on_saved=lambda o, b: configuration_changed("real server saved"),
                      success_url=reverse("real_list", args=[vs.pk]))
 
 
 @require_POST
 @role_required(ADMIN)
-def real_delete(request, pk: int, rs_pk: int):
+def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
     rs = get_object_or_404(RealServer, pk=rs_pk, virtual_server_id=pk)
     with transaction.atomic():
         audit.record("delete", rs, before=audit.snapshot(rs))
         rs.delete()
-        changes.configuration_changed("real server deleted")
+        configuration_changed("real server deleted")
     messages.success(request, f"Deleted real server {rs}.")
     if request.htmx:
         return render(request, "virtualservers/_deleted_row.html", {})
     return redirect("real_list", pk=pk)
 
 
-def _set_admin_state(request, pk: int, rs_pk: int, decide):
+def _admin_action(request: HttpRequest, pk: int, rs_pk: int, action: str | None) -> HttpResponse:
+    """activate, deactivate or drain (None: the toggle decides), audited, then reconciled."""
     with transaction.atomic():
-        rs = get_object_or_404(RealServer.objects.select_for_update().select_related("virtual_server"), pk=rs_pk, virtual_server_id=pk)
+        rs = get_object_or_404(RealServer.objects.select_for_update().select_related("virtual_server"),
+                               pk=rs_pk, virtual_server_id=pk)
         before = audit.snapshot(rs)
-        new_state, action = decide(rs)
-        rs.admin_state = new_state
-        rs.drain_started_at = timezone.now() if new_state == RealServer.AdminState.DRAINING else None
+        action = action or rs.toggle_action()
+        rs.set_admin_state(action)
         rs.save(update_fields=["admin_state", "drain_started_at"])
         audit.record(action, rs, before=before, after=audit.snapshot(rs))
-        changes.configuration_changed(f"real server {action}")
-    return _row_or_redirect(request, "virtualservers/_real_row.html", {"vs": rs.virtual_server, "rs": rs}, reverse("real_list", args=[pk]))
+        configuration_changed(f"real server {action}")
+    return real_row_response(request, rs)
 
 
 @require_POST
 @role_required(OPERATOR)
-def real_toggle(request, pk: int, rs_pk: int):
-    def decide(rs):
-        if rs.admin_state == RealServer.AdminState.ENABLED:
-            return RealServer.AdminState.DISABLED, "deactivate"
-        return RealServer.AdminState.ENABLED, "activate"
-
-    return _set_admin_state(request, pk, rs_pk, decide)
+def real_toggle(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
+    return _admin_action(request, pk, rs_pk, None)
 
 
 @require_POST
 @role_required(OPERATOR)
-def real_drain(request, pk: int, rs_pk: int):
-    return _set_admin_state(request, pk, rs_pk, lambda rs: (RealServer.AdminState.DRAINING, "drain"))
+def real_drain(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
+    return _admin_action(request, pk, rs_pk, "drain")
 
 
 # Monitoring scripts -----------------------------------------------------------
 
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
-def check_edit(request, pk: int):
+def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
-    check, _ = HealthCheck.objects.get_or_create(virtual_server=vs)
     if request.method == "POST":
         check_role(request.user, ADMIN)
-    return edit_page(request, form_class=HealthCheckForm, instance=check, template="virtualservers/check_form.html",
+    # A virtual server without a saved check shows the default, unsaved: the first
+    # POST creates it (audited as a create), a GET writes nothing.
+    return edit_page(request, form_class=HealthCheckForm, instance=vs.check_or_default(),
+                     template="virtualservers/check_form.html",
                      context={"vs": vs, "tab": "check"}, object_type="HealthCheck",
                      success_url=reverse("check_edit", args=[vs.pk]))

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import psutil
 
+from lbadmin.celery import app
+from lbadmin.redis_client import get_redis
+
 HEARTBEAT_KEY = "lbadmin:heartbeat:beat"
 BEAT_STALE_AFTER = 20.0  # seconds: four missed 5 s ticks
 
@@ -30,8 +33,6 @@ def check_web() -> Liveness:
 
 
 def check_redis() -> Liveness:
-    from .redis_client import get_redis
-
     started = time.perf_counter()
     try:
         get_redis().ping()
@@ -41,8 +42,6 @@ def check_redis() -> Liveness:
 
 
 def check_worker(timeout: float = 1.0) -> Liveness:
-    from lbadmin.celery import app
-
     started = time.perf_counter()
     try:
         # limit=1: return on the first answer instead of always waiting the timeout.
@@ -56,8 +55,6 @@ def check_worker(timeout: float = 1.0) -> Liveness:
 
 
 def check_beat(worker_up: bool) -> Liveness:
-    from .redis_client import get_redis
-
     try:
         stamp = get_redis().get(HEARTBEAT_KEY)
     except Exception as exc:

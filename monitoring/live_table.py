@@ -1,13 +1,49 @@
-"""Rows of the live routing table: what the kernel holds, joined with what
-was asked for (admin state, health) and marked where the two differ."""
+"""The live routing table, read side: the latest snapshot from Redis (written by
+monitoring.live_poller), joined with what was asked for (admin state, health) and marked
+where the two differ. Pages read only Redis and the database, never a director."""
+import json
+import time
 from dataclasses import dataclass, field
 
 from lbadmin.models import Director
+from lbadmin.redis_client import get_redis
 from virtualservers import ipvs
 from virtualservers.desired import desired_table, service_key
 from virtualservers.models import RealServer
 
-from .live import LiveView, sparkline
+from .live_poller import HISTORY_KEY, HISTORY_POINTS, SNAPSHOT_KEY
+
+
+@dataclass
+class LiveView:
+    director: Director
+    snapshot: dict | None
+    history: list[dict]
+
+    @property
+    def age(self) -> float | None:
+        return time.time() - self.snapshot["time"] if self.snapshot else None
+
+
+def read_live(director: Director) -> LiveView:
+    redis = get_redis()
+    raw = redis.get(SNAPSHOT_KEY.format(director.pk))
+    history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
+    history.reverse()
+    return LiveView(director, json.loads(raw) if raw else None, history)
+
+
+def sparkline(history: list[dict], dest: str, width: int = 120, height: int = 24) -> str:
+    """An SVG polyline of one real server's active connections over the history."""
+    values = [p["c"].get(dest, 0) for p in history]
+    if len(values) < 2:
+        return ""
+    top = max(values) or 1
+    step = width / (len(values) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="active connections, last {len(values)} samples, peak {max(values)}">'
+            f'<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="{points}"/></svg>')
 
 
 @dataclass
@@ -83,8 +119,6 @@ def build_rows(view: LiveView) -> list[ServiceRow]:
 
 
 def director_views(directors) -> list[tuple[LiveView, list[ServiceRow]]]:
-    from .live import read_live
-
     result = []
     for director in directors:
         view = read_live(director)

@@ -1,25 +1,23 @@
-"""The live routing table: polled from each director by beat, kept in Redis.
+"""The live routing table, write side: polled from each director by beat, kept in Redis.
 
-Viewers only read Redis, so a hundred open pages cost a director nothing more
-than one. A snapshot holds the table with connections, counters and rates; a
-short history of connections per real server feeds the page's graphs.
+Viewers only read Redis (monitoring.live_table), so a hundred open pages cost a director
+nothing more than one. A snapshot holds the table with connections, counters and rates;
+a short history of connections per real server feeds the page's graphs.
 """
 import json
 import time
-from dataclasses import dataclass
 
 from django.db import transaction
-from django.utils import timezone
 
 from lbadmin.models import Director
+from lbadmin.redis_client import get_redis
 from virtualservers import ipvs
-
-from .redis_client import get_redis
+from virtualservers.reconcile import UNREACHABLE, executor_for, forget_executor
+from virtualservers.tasks import queue_reconcile
 
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
 HISTORY_POINTS = 150  # 5 minutes at one poll every 2 s
-UNREACHABLE = (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch)
 
 
 def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
@@ -55,8 +53,6 @@ def _snapshot(executor: ipvs.Executor) -> dict:
 
 def poll_director(director: Director) -> dict:
     """Read one director's table into Redis; mark it unreachable (or back) as seen."""
-    from virtualservers.reconcile import executor_for, forget_executor, queue_reconcile
-
     redis = get_redis()
     try:
         snapshot = _snapshot(executor_for(director))
@@ -64,9 +60,9 @@ def poll_director(director: Director) -> dict:
         snapshot = {"ok": False, "error": str(exc), "services": [], "table": ""}
         if isinstance(exc, UNREACHABLE):
             forget_executor(director.pk)
-            _mark(director, Director.Status.UNREACHABLE, str(exc))
+            director.set_status(Director.Status.UNREACHABLE, str(exc))
         else:
-            _mark(director, Director.Status.DEGRADED, str(exc))
+            director.set_status(Director.Status.DEGRADED, str(exc))
     else:
         if director.status in (Director.Status.UNREACHABLE, Director.Status.UNKNOWN):
             # Back (or first seen): converge it now rather than at the next sweep.
@@ -81,41 +77,3 @@ def poll_director(director: Director) -> dict:
         pipe.ltrim(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)
     pipe.execute()
     return snapshot
-
-
-def _mark(director: Director, status: str, reason: str) -> None:
-    if director.status != status or director.status_reason != reason:
-        Director.objects.filter(pk=director.pk).update(status=status, status_reason=reason, status_changed_at=timezone.now())
-        director.status, director.status_reason = status, reason
-
-
-@dataclass
-class LiveView:
-    director: Director
-    snapshot: dict | None
-    history: list[dict]
-
-    @property
-    def age(self) -> float | None:
-        return time.time() - self.snapshot["time"] if self.snapshot else None
-
-
-def read_live(director: Director) -> LiveView:
-    redis = get_redis()
-    raw = redis.get(SNAPSHOT_KEY.format(director.pk))
-    history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
-    history.reverse()
-    return LiveView(director, json.loads(raw) if raw else None, history)
-
-
-def sparkline(history: list[dict], dest: str, width: int = 120, height: int = 24) -> str:
-    """An SVG polyline of one real server's active connections over the history."""
-    values = [p["c"].get(dest, 0) for p in history]
-    if len(values) < 2:
-        return ""
-    top = max(values) or 1
-    step = width / (len(values) - 1)
-    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="active connections, last {len(values)} samples, peak {max(values)}">'
-            f'<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="{points}"/></svg>')
