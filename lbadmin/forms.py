@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
+from django.db.models import Q
 
 from .models import AuditEntry, ClusterSettings, Director, RedundancySettings
 from .roles import ROLE_CHOICES
@@ -80,8 +81,6 @@ class AuditFilterForm(forms.Form):
         return data
 
     def filter(self, queryset):
-        from django.db.models import Q
-
         data = self.cleaned_data
         if data.get("user"):
             queryset = queryset.filter(username__icontains=data["user"])

@@ -12,6 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from virtualservers import ipvs  # pure: the SSH host-key scan
+
 from . import audit
 from .editing import edit_page
 from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
@@ -203,8 +205,6 @@ def server_error(request):
 def director_scan_key(request, pk: int):
     """Show the key the director offers now, next to the pinned one. Pinning
     is a separate, explicit POST: nothing is trusted by looking."""
-    from virtualservers import ipvs
-
     director = get_object_or_404(Director, pk=pk)
     context = {"director": director}
     try:

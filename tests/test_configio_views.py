@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from lbadmin.models import AuditEntry, ClusterSettings, RedundancySettings
 from tests import factories
-from virtualservers import configio, io_views
+from virtualservers import configio, io_forms, io_jobs
 from virtualservers.models import HealthCheck as Check, RealServer, VirtualServer
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -84,7 +84,7 @@ def test_an_existing_virtual_server_is_refused_next_to_the_field_unless_replace(
 
 
 def test_a_file_over_one_mib_is_refused_with_a_clear_message(admin):
-    big = b"# padding\n" * (io_views.MAX_UPLOAD // 10 + 1)
+    big = b"# padding\n" * (io_forms.MAX_UPLOAD // 10 + 1)
     response = admin.post(reverse("config_import"), {"format": "lvscf", "file": upload("big.cf", big)})
     assert "the limit is 1,048,576 bytes (1 MiB)" in response.content.decode()
 
@@ -216,8 +216,8 @@ def test_an_expired_token_applies_nothing(admin):
     from unittest import mock
 
     # Signed two hours ago: the signature is good, the age is not.
-    with mock.patch("time.time", return_value=time.time() - 2 * io_views.TOKEN_MAX_AGE):
-        old = signing.dumps(job, salt=io_views.TOKEN_SALT, compress=True)
+    with mock.patch("time.time", return_value=time.time() - 2 * io_jobs.TOKEN_MAX_AGE):
+        old = signing.dumps(job, salt=io_jobs.TOKEN_SALT, compress=True)
     response = admin.post(reverse("config_import_confirm"), {"token": old}, follow=True)
     assert "more than an hour old" in response.content.decode()
     assert AuditEntry.objects.filter(action="import").count() == 0

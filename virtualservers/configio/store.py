@@ -26,8 +26,6 @@ database has (none for a new one): a replace import does not forget where a serv
 from __future__ import annotations
 
 import dataclasses
-import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 from django.core.exceptions import ValidationError
@@ -37,8 +35,8 @@ from django.utils import timezone
 from lbadmin import audit
 from lbadmin.models import ClusterSettings, RedundancySettings
 
-from .tasks import configuration_changed
-from .formats.config import (
+from ..formats.changes import Plan, diff_configs, show, summary
+from ..formats.config import (
     LINK_FIELDS,
     ClusterConfig,
     Config,
@@ -49,7 +47,8 @@ from .formats.config import (
     column_fields,
     scalar_fields,
 )
-from .models import Director, HealthCheck, RealServer, VirtualServer
+from ..models import Director, HealthCheck, RealServer, VirtualServer
+from ..tasks import configuration_changed
 
 Progress = Callable[[int, int, str], None]
 
@@ -63,42 +62,6 @@ class ConfigRefused(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
-
-
-@dataclass
-class Change:
-    action: str  # "add", "change" or "remove"
-    kind: str  # "virtual server", "global settings", "redundancy settings"
-    name: str
-    details: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        sign = {"add": "+", "change": "~", "remove": "-"}[self.action]
-        head = f"{sign} {self.kind} {self.name}".rstrip()
-        return head + (": " + "; ".join(self.details) if self.details else "")
-
-
-@dataclass
-class Plan:
-    """What an apply did (or, for a dry run, would do)."""
-
-    before: Config
-    after: Config
-    changes: list[Change]
-    include_settings: bool
-    dry_run: bool
-
-    def counts(self) -> dict[str, int]:
-        counts = {"add": 0, "change": 0, "remove": 0}
-        for change in self.changes:
-            counts[change.action] += 1
-        return counts
-
-    def summary_line(self) -> str:
-        c = self.counts()
-        if not self.changes:
-            return "no changes"
-        return f"{c['add']} added, {c['change']} changed, {c['remove']} removed"
 
 
 # --- database -> Config ---------------------------------------------------------------
@@ -138,99 +101,6 @@ def read_config() -> Config:
         servers.append(VirtualServerConfig(**_values(vs, VirtualServerConfig), directors=directors,
                                            real_servers=real, health_check=check))
     return Config(cluster=cluster, redundancy=redundancy, virtual_servers=servers)
-
-
-# --- differences ----------------------------------------------------------------------
-
-_PLAIN = re.compile(r"[\w./:%@+,=-]+")
-
-
-def show(value) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, list):
-        return ", ".join(show(item) for item in value) if value else "(none)"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value == "":
-        return "(blank)"
-    if isinstance(value, str) and not _PLAIN.fullmatch(value):
-        return repr(value)
-    return str(value)
-
-
-def _show_field(name: str, value) -> str:
-    if name == "directors" and not value:
-        return "(every enabled director)"
-    return show(value)
-
-
-def _field_changes(old, new, prefix: str = "") -> list[str]:
-    a, b = scalar_fields(old), scalar_fields(new)
-    return [f"{prefix}{k} {_show_field(k, a[k])} → {_show_field(k, b[k])}" for k in a if a[k] != b[k]]
-
-
-def endpoint(vs: VirtualServerConfig) -> str:
-    if vs.fwmark is not None:
-        return f"fwmark {vs.fwmark}"
-    host = f"[{vs.address}]" if ":" in vs.address else vs.address
-    return f"{vs.protocol} {host}:{vs.port}"
-
-
-def describe(vs: VirtualServerConfig) -> str:
-    state = "active" if vs.active else "inactive"
-    real = ", ".join(f"{rs.name} {rs.address}" + (f":{rs.port}" if rs.port else "") for rs in vs.real_servers)
-    forwarding = f" {vs.forwarding}" if vs.forwarding else ""
-    directors = f", directors: {', '.join(vs.directors)}" if vs.directors else ""
-    return f"{state} {endpoint(vs)} {vs.scheduler}{forwarding}, {vs.health_check.check_type} check, real servers: {real or '(none)'}{directors}"
-
-
-def _virtual_changes(old: VirtualServerConfig, new: VirtualServerConfig) -> list[str]:
-    details = _field_changes(old, new)
-    details += _field_changes(old.health_check, new.health_check, "check ")
-    old_rs = {rs.name: rs for rs in old.real_servers}
-    new_rs = {rs.name: rs for rs in new.real_servers}
-    for name, rs in new_rs.items():
-        if name not in old_rs:
-            details.append(f"real server {name} added ({rs.address})")
-        else:
-            for item in _field_changes(old_rs[name], rs):
-                details.append(f"real server {name} {item}")
-    details += [f"real server {name} removed" for name in old_rs if name not in new_rs]
-    return details
-
-
-def diff_configs(before: Config, after: Config, include_settings: bool = True) -> list[Change]:
-    """What turns `before` into `after`: settings first, then virtual servers by name."""
-    result: list[Change] = []
-    if include_settings:
-        for kind, old, new in (("global settings", before.cluster, after.cluster),
-                               ("redundancy settings", before.redundancy, after.redundancy)):
-            details = _field_changes(old, new)
-            if details:
-                result.append(Change("change", kind, "", details))
-    old_vs = {vs.name: vs for vs in before.virtual_servers}
-    new_vs = {vs.name: vs for vs in after.virtual_servers}
-    for name, vs in new_vs.items():
-        if name not in old_vs:
-            result.append(Change("add", "virtual server", name, [describe(vs)]))
-        else:
-            details = _virtual_changes(old_vs[name], vs)
-            if details:
-                result.append(Change("change", "virtual server", name, details))
-    result += [Change("remove", "virtual server", name, [endpoint(vs)]) for name, vs in old_vs.items() if name not in new_vs]
-    return result
-
-
-def summary(config: Config, include_settings: bool = True) -> dict:
-    """A flat, JSON-ready digest for the audit log: one key per setting and per virtual server."""
-    out: dict = {}
-    if include_settings:
-        out.update({f"global.{k}": v for k, v in scalar_fields(config.cluster).items()})
-        out.update({f"redundancy.{k}": v for k, v in scalar_fields(config.redundancy).items()})
-    for vs in sorted(config.virtual_servers, key=lambda s: s.name):
-        out[f"virtual server {vs.name}"] = describe(vs)
-    return out
 
 
 # --- Config -> database ---------------------------------------------------------------
@@ -444,67 +314,3 @@ def keep_directors(config: Config) -> Config:
     for vs in config.virtual_servers:
         vs.directors = held.get(vs.name, [])
     return config
-
-
-def backup_text(config: Config) -> str:
-    """The JSON backup document of a configuration, as written to a file."""
-    import json
-
-    from .formats.backup import to_json
-
-    return json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
-
-
-# --- reading files --------------------------------------------------------------------
-
-LVSCF, KEEPALIVED, BACKUP = "lvscf", "keepalived", "backup"
-FORMAT_NAMES = {LVSCF: "lvs.cf", KEEPALIVED: "keepalived.conf", BACKUP: "JSON backup"}
-
-
-class SourceError(ValueError):
-    """A file that cannot be read, as "PATH:LINE: what is wrong" (or "PATH: field: ...")."""
-
-
-@dataclass
-class Source:
-    config: Config
-    warnings: list[str]
-    include_settings: bool  # does this format carry the global and redundancy settings?
-
-
-def decode(data: bytes, path: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
-
-
-def parse_source(kind: str, text: str, path: str) -> Source:
-    """One file, parsed and validated by its format; SourceError when it cannot be imported."""
-    import json
-
-    from .formats.backup import BackupError, from_json
-    from .formats.keepalived import KeepalivedError, parse_keepalived
-    from .formats.lvscf import LvsCfError, parse_lvscf
-
-    try:
-        if kind == LVSCF:
-            config, warnings = parse_lvscf(text, path)
-            return Source(keep_directors(config), warnings, True)
-        if kind == KEEPALIVED:
-            config, report = parse_keepalived(text, path)
-            return Source(keep_directors(pin_forwarding(config)), report, False)
-        if kind == BACKUP:
-            try:
-                document = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-            return Source(from_json(document), [], True)
-    except (LvsCfError, KeepalivedError) as exc:
-        raise SourceError(str(exc)) from None
-    except BackupError as exc:
-        raise SourceError(f"{path}: {exc}") from None
-    except RecursionError:
-        raise SourceError(f"{path}: nested too deeply") from None
-    raise ValueError(f"unknown format {kind!r}")

@@ -1,0 +1,18 @@
+"""Configuration in and out, for the CONFIGURATION page and the command-line tools.
+
+    store   the database as a formats.Config, both ways (read_config, apply_config)
+    files   uploads and files: decode, parse with their format (lvs.cf, keepalived.conf,
+            JSON backup); the JSON backup text
+
+What a change is, in words (the preview's lines, the audit digest), is pure and lives in
+formats.changes. This package only joins those to the database.
+"""
+from ..formats.changes import Change, Plan, diff_configs, summary
+from .files import BACKUP, FORMAT_NAMES, KEEPALIVED, LVSCF, Source, SourceError, backup_text, decode, parse_source
+from .store import ConfigRefused, Progress, apply_config, keep_directors, pin_forwarding, read_config
+
+__all__ = [
+    "BACKUP", "FORMAT_NAMES", "KEEPALIVED", "LVSCF", "Change", "ConfigRefused", "Plan", "Progress", "Source",
+    "SourceError", "apply_config", "backup_text", "decode", "diff_configs", "keep_directors", "parse_source",
+    "pin_forwarding", "read_config", "summary",
+]

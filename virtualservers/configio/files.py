@@ -1,0 +1,66 @@
+"""Configuration files in: decoding an upload and parsing it with its format (lvs.cf,
+keepalived.conf, JSON backup); and the JSON backup out."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from ..formats.backup import BackupError, from_json, to_json
+from ..formats.config import Config
+from ..formats.keepalived import KeepalivedError, parse_keepalived
+from ..formats.lvscf import LvsCfError, parse_lvscf
+from .store import keep_directors, pin_forwarding
+
+
+def backup_text(config: Config) -> str:
+    """The JSON backup document of a configuration, as written to a file."""
+    return json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- reading files --------------------------------------------------------------------
+
+LVSCF, KEEPALIVED, BACKUP = "lvscf", "keepalived", "backup"
+FORMAT_NAMES = {LVSCF: "lvs.cf", KEEPALIVED: "keepalived.conf", BACKUP: "JSON backup"}
+
+
+class SourceError(ValueError):
+    """A file that cannot be read, as "PATH:LINE: what is wrong" (or "PATH: field: ...")."""
+
+
+@dataclass
+class Source:
+    config: Config
+    warnings: list[str]
+    include_settings: bool  # does this format carry the global and redundancy settings?
+
+
+def decode(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
+def parse_source(kind: str, text: str, path: str) -> Source:
+    """One file, parsed and validated by its format; SourceError when it cannot be imported."""
+    try:
+        if kind == LVSCF:
+            config, warnings = parse_lvscf(text, path)
+            return Source(keep_directors(config), warnings, True)
+        if kind == KEEPALIVED:
+            config, report = parse_keepalived(text, path)
+            return Source(keep_directors(pin_forwarding(config)), report, False)
+        if kind == BACKUP:
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise SourceError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+            return Source(from_json(document), [], True)
+    except (LvsCfError, KeepalivedError) as exc:
+        raise SourceError(str(exc)) from None
+    except BackupError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{path}: nested too deeply") from None
+    raise ValueError(f"unknown format {kind!r}")
