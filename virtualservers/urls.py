@@ -1,0 +1,22 @@
+"""URLs of the virtual-server app: VIRTUAL SERVERS and its tabs, the Applies panel,
+and CONFIGURATION (io_urls)."""
+from django.urls import include, path
+
+from . import views as vs
+
+urlpatterns = [
+    path("control/applies/", vs.applies, name="control_applies"),
+    path("virtual/", vs.virtual_list, name="virtual_list"),
+    path("virtual/add/", vs.virtual_add, name="virtual_add"),
+    path("virtual/<int:pk>/", vs.virtual_edit, name="virtual_edit"),
+    path("virtual/<int:pk>/delete/", vs.virtual_delete, name="virtual_delete"),
+    path("virtual/<int:pk>/toggle/", vs.virtual_toggle, name="virtual_toggle"),
+    path("virtual/<int:pk>/real/", vs.real_list, name="real_list"),
+    path("virtual/<int:pk>/real/add/", vs.real_edit, name="real_add"),
+    path("virtual/<int:pk>/real/<int:rs_pk>/", vs.real_edit, name="real_edit"),
+    path("virtual/<int:pk>/real/<int:rs_pk>/delete/", vs.real_delete, name="real_delete"),
+    path("virtual/<int:pk>/real/<int:rs_pk>/toggle/", vs.real_toggle, name="real_toggle"),
+    path("virtual/<int:pk>/real/<int:rs_pk>/drain/", vs.real_drain, name="real_drain"),
+    path("virtual/<int:pk>/check/", vs.check_edit, name="check_edit"),
+    path("config/", include("virtualservers.io_urls")),
+]
