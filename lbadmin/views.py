@@ -7,7 +7,9 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse, StreamingHttpResponse
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -18,11 +20,12 @@ from . import audit
 from .editing import edit_page
 from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
                     UserCreateForm, UserEditForm)
-from .models import AuditEntry, ClusterSettings, Director, RedundancySettings
+from .models import AuditEntry, ClusterSettings, Director, RedundancySettings, SingletonModel
 from .roles import ADMIN, VIEWER, check_role, role_of, role_required, set_role
 
 
-def _settings_page(request, model, form_class, template, object_type):
+def _settings_page(request: HttpRequest, model: type[SingletonModel], form_class: type[ModelForm],
+                   template: str, object_type: str) -> HttpResponse:
     instance = model.load()
     if request.method == "POST":
         check_role(request.user, ADMIN)
@@ -32,13 +35,13 @@ def _settings_page(request, model, form_class, template, object_type):
 
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
-def global_settings(request):
+def global_settings(request: HttpRequest) -> HttpResponse:
     return _settings_page(request, ClusterSettings, ClusterSettingsForm, "lbadmin/global_settings.html", "GlobalSettings")
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
-def redundancy(request):
+def redundancy(request: HttpRequest) -> HttpResponse:
     return _settings_page(request, RedundancySettings, RedundancySettingsForm, "lbadmin/redundancy.html", "Redundancy")
 
 
@@ -46,13 +49,13 @@ def redundancy(request):
 
 @require_GET
 @role_required(VIEWER)
-def director_list(request):
+def director_list(request: HttpRequest) -> HttpResponse:
     return render(request, "lbadmin/director_list.html", {"directors": Director.objects.all()})
 
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
-def director_edit(request, pk: int | None = None):
+def director_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk) if pk else Director()
     runs = director.apply_runs.all()[:20] if pk else []
     return edit_page(request, form_class=DirectorForm, instance=director, template="lbadmin/director_form.html",
@@ -61,7 +64,7 @@ def director_edit(request, pk: int | None = None):
 
 @require_POST
 @role_required(ADMIN)
-def director_delete(request, pk: int):
+def director_delete(request: HttpRequest, pk: int) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk)
     with transaction.atomic():
         audit.record("delete", director, before=audit.snapshot(director))
@@ -74,7 +77,7 @@ def director_delete(request, pk: int):
 
 @require_GET
 @role_required(ADMIN)
-def user_list(request):
+def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
     return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users]})
 
@@ -89,7 +92,7 @@ def _user_snapshot(user: User) -> dict:
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
-def user_add(request):
+def user_add(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -103,7 +106,7 @@ def user_add(request):
 
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
-def user_edit(request, pk: int):
+def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     before = _user_snapshot(user)
     form = UserEditForm(request.POST or None, instance=user, initial={"role": role_of(user)})
@@ -123,7 +126,7 @@ def user_edit(request, pk: int):
 # Accounts ----------------------------------------------------------------
 
 @require_http_methods(["GET", "POST"])
-def password_change(request):
+def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
@@ -137,7 +140,7 @@ def password_change(request):
 
 # Audit log ---------------------------------------------------------------
 
-def _filtered_audit(request):
+def _filtered_audit(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntry]]:
     form = AuditFilterForm(request.GET or None)
     entries = AuditEntry.objects.all()
     if form.is_valid():
@@ -147,7 +150,7 @@ def _filtered_audit(request):
 
 @require_GET
 @role_required(VIEWER)
-def audit_list(request):
+def audit_list(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered_audit(request)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -157,7 +160,7 @@ def audit_list(request):
 
 @require_GET
 @role_required(VIEWER)
-def audit_detail(request, pk: int):
+def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(AuditEntry, pk=pk)
     return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.changes()})
 
@@ -169,7 +172,7 @@ class _Echo:
 
 @require_GET
 @role_required(VIEWER)
-def audit_export(request):
+def audit_export(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered_audit(request)
     writer = csv.writer(_Echo())
     header = ["time", "user", "source_ip", "request_id", "action", "object_type", "object_id", "object", "changes", "message"]
@@ -186,15 +189,15 @@ def audit_export(request):
     return response
 
 
-def forbidden(request, exception=None):
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "403.html", {"reason": str(exception or "")}, status=403)
 
 
-def not_found(request, exception=None):
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return render(request, "404.html", status=404)
 
 
-def server_error(request):
+def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse("Internal error. The request id is in the X-Request-ID header.", status=500, content_type="text/plain")
 
 
@@ -202,7 +205,7 @@ def server_error(request):
 
 @require_POST
 @role_required(ADMIN)
-def director_scan_key(request, pk: int):
+def director_scan_key(request: HttpRequest, pk: int) -> HttpResponse:
     """Show the key the director offers now, next to the pinned one. Pinning
     is a separate, explicit POST: nothing is trusted by looking."""
     director = get_object_or_404(Director, pk=pk)
@@ -219,7 +222,7 @@ def director_scan_key(request, pk: int):
 
 @require_POST
 @role_required(ADMIN)
-def director_pin_key(request, pk: int):
+def director_pin_key(request: HttpRequest, pk: int) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk)
     before = audit.snapshot(director)
     director.host_key = request.POST.get("host_key", "").strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from monitoring.checks import CheckResult, CheckSpec, run_check
+from monitoring.checks import CheckResult, CheckSpec, reasons, run_check
 from virtualservers.models import RealServer
 
 from .check_targets import RealServerHealth, target_for
@@ -13,7 +13,7 @@ from .health_counter import record_results
 
 def result_line(result: CheckResult) -> str:
     """The probe command's line: UP <ms> <reason> or DOWN <ms> <reason>."""
-    return f"{'UP' if result.ok else 'DOWN'} {result.latency_ms:.1f} {result.reason}"
+    return reasons.result_line(result.ok, result.latency_ms, result.reason)
 
 
 def run_one(spec: CheckSpec) -> CheckResult:

@@ -5,6 +5,7 @@ Piranha's CVE-2013-6492 was a POST that skipped authentication; this test
 makes sure no URL of ours can do that, including ones added later.
 """
 import pytest
+from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from lbadmin.models import AuditEntry, ClusterSettings, Director, RedundancySettings
@@ -108,3 +109,42 @@ def test_no_get_changes_anything(client_for, admin_user, world):
 def test_django_admin_needs_its_own_staff_login(client):
     response = client.get("/django-admin/")
     assert response.status_code == 302 and "/django-admin/login/" in response["Location"]
+
+
+def row_counts() -> dict[str, int]:
+    """Rows of every table in the database, Django's own (sessions, auth) included."""
+    with connection.cursor() as cursor:
+        counts = {}
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
+            counts[table] = cursor.fetchone()[0]
+    return counts
+
+
+@pytest.fixture
+def bare_world(db):
+    """From an empty database: no settings rows (a migration makes them; an older database
+    or a flushed one may have none), a virtual server that has no health check yet."""
+    ClusterSettings.objects.all().delete()
+    RedundancySettings.objects.all().delete()
+    vs = VirtualServer(name="bare", address="192.0.2.60", port=80)
+    vs.full_clean()
+    vs.save()
+    rs = factories.real_server(vs, name="bare-rs", address="192.0.2.61")
+    factories.director()
+    assert not HealthCheck.objects.exists()
+    return {"pk": vs.pk, "rs_pk": rs.pk}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
+def test_no_get_writes_a_row_for_any_role(client_for, make_user, bare_world, role):
+    client = client_for(make_user(role))
+    before = row_counts()
+    for route, name in our_routes():
+        if name == "logout":
+            continue
+        url = concrete(route, bare_world)
+        response = client.get(url)
+        assert response.status_code < 500, f"{url} answered {response.status_code}"
+        assert row_counts() == before, f"GET {url} as {role} wrote rows"

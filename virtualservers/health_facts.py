@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lbadmin.redis_client import get_redis
+from monitoring.checks.reasons import result_line
 
 LAST_KEY = "lbadmin:health:last"
 
@@ -30,7 +31,7 @@ class LastResult:
 
     @property
     def line(self) -> str:
-        return f"{'UP' if self.ok else 'DOWN'} {self.latency_ms:.1f} {self.reason}"
+        return result_line(self.ok, self.latency_ms, self.reason)
 
 
 def last_results(rs_ids: Sequence[int]) -> dict[int, LastResult]:

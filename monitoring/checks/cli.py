@@ -15,6 +15,7 @@ import sys
 from typing import TextIO
 
 from .matching import compiled_regex, parse_status_codes
+from .reasons import result_line
 from .runner import run_check
 from .spec import CheckSpec
 
@@ -153,7 +154,7 @@ def probe_main(argv: list[str], *, stdout: TextIO | None = None, stderr: TextIO 
         result = asyncio.run(run_check(spec))
     except KeyboardInterrupt:
         return 130
-    print(f"{'UP' if result.ok else 'DOWN'} {result.latency_ms:.1f} {result.reason}", file=out)
+    print(result_line(result.ok, result.latency_ms, result.reason), file=out)
     return EXIT_UP if result.ok else EXIT_DOWN
 
 

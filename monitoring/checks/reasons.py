@@ -68,3 +68,9 @@ def describe_error(exc: BaseException) -> str:
             return one_line(exc.strerror[0].lower() + exc.strerror[1:])
         return one_line(str(exc) or type(exc).__name__)
     return one_line(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+
+def result_line(ok: bool, latency_ms: float, reason: str) -> str:
+    """One check result in words, as `manage.py probe` prints it and the pages show it:
+    UP|DOWN <milliseconds> <reason>."""
+    return f"{'UP' if ok else 'DOWN'} {latency_ms:.1f} {reason}"
