@@ -1,4 +1,4 @@
-"""configio.apply_config: one transaction, the database's rules, add or replace, one audit entry."""
+"""configio.write_config: one transaction, the database's rules, add or replace, one audit entry."""
 import pytest
 
 from lbadmin.models import AuditEntry, ClusterSettings, RedundancySettings
@@ -32,7 +32,7 @@ def test_it_reads_an_empty_database_as_the_default_configuration():
 
 def test_it_adds_virtual_servers_with_their_real_servers_and_check():
     config = Config(virtual_servers=[vs("web", real=[("web1", "192.0.2.11")], health_check=HealthCheckConfig(check_type="http"))])
-    plan = configio.apply_config(config, include_settings=False)
+    plan = configio.write_config(config, include_settings=False)
     assert [str(c) for c in plan.changes] == ["+ virtual server web: active tcp 192.0.2.80:80 wlc, http check, real servers: web1 192.0.2.11"]
     stored = VirtualServer.objects.get(name="web")
     assert stored.health_check.check_type == "http"
@@ -44,7 +44,7 @@ def test_it_refuses_to_overwrite_an_existing_virtual_server_without_replace():
     factories.virtual_server(name="web", address="192.0.2.80", port=80)
     before = state()
     with pytest.raises(configio.ConfigRefused) as refused:
-        configio.apply_config(Config(virtual_servers=[vs("web", port=8080), vs("new", port=81)]), include_settings=False)
+        configio.write_config(Config(virtual_servers=[vs("web", port=8080), vs("new", port=81)]), include_settings=False)
     assert refused.value.problems == ["virtual server 'web' exists; replace to overwrite it"]
     assert state() == before
 
@@ -54,12 +54,12 @@ def test_it_refuses_to_overwrite_configured_global_settings_without_replace():
     cluster.network = "direct"
     cluster.save()
     with pytest.raises(configio.ConfigRefused) as refused:
-        configio.apply_config(Config(cluster=ClusterConfig(network="tunnel")))
+        configio.write_config(Config(cluster=ClusterConfig(network="tunnel")))
     assert "global settings differ from the database (network direct → tunnel)" in refused.value.problems[0]
 
 
 def test_it_takes_global_settings_over_the_defaults_without_replace():
-    configio.apply_config(Config(cluster=ClusterConfig(network="direct", serial_no=12, primary="192.0.2.5")))
+    configio.write_config(Config(cluster=ClusterConfig(network="direct", serial_no=12, primary="192.0.2.5")))
     cluster = ClusterSettings.load()
     assert (cluster.network, cluster.serial_no, cluster.primary) == ("direct", 12, "192.0.2.5")
 
@@ -72,7 +72,7 @@ def test_replace_updates_in_place_keeps_ids_and_directors_and_deletes_the_rest()
     factories.virtual_server(name="old", address="192.0.2.90", port=80)
     config = Config(virtual_servers=[vs("web", port=8080, directors=["lab"],
                                         real=[("web1", "192.0.2.11"), ("web2", "192.0.2.12")])])
-    plan = configio.apply_config(config, replace=True, include_settings=False)
+    plan = configio.write_config(config, replace=True, include_settings=False)
     assert {(c.action, c.name) for c in plan.changes} == {("change", "web"), ("remove", "old")}
     web.refresh_from_db()
     assert web.port == 8080 and list(web.directors.all()) == [director]
@@ -83,7 +83,7 @@ def test_replace_updates_in_place_keeps_ids_and_directors_and_deletes_the_rest()
 def test_replace_can_swap_the_endpoints_of_two_virtual_servers():
     factories.virtual_server(name="a", address="192.0.2.80", port=80)
     factories.virtual_server(name="b", address="192.0.2.80", port=81)
-    configio.apply_config(Config(virtual_servers=[vs("a", port=81), vs("b", port=80)]), replace=True, include_settings=False)
+    configio.write_config(Config(virtual_servers=[vs("a", port=81), vs("b", port=80)]), replace=True, include_settings=False)
     assert dict(VirtualServer.objects.values_list("name", "port")) == {"a": 81, "b": 80}
 
 
@@ -92,7 +92,7 @@ def test_replace_can_swap_the_addresses_of_two_real_servers():
     factories.real_server(web, name="r1", address="192.0.2.11")
     factories.real_server(web, name="r2", address="192.0.2.12")
     config = Config(virtual_servers=[vs("web", real=[("r1", "192.0.2.12"), ("r2", "192.0.2.11")])])
-    configio.apply_config(config, replace=True, include_settings=False)
+    configio.write_config(config, replace=True, include_settings=False)
     assert dict(RealServer.objects.values_list("name", "address")) == {"r1": "192.0.2.12", "r2": "192.0.2.11"}
 
 
@@ -100,7 +100,7 @@ def test_replace_can_move_a_virtual_server_to_ipv6_with_its_real_servers():
     web = factories.virtual_server(name="web", address="192.0.2.80", port=80, vip_nmask="", pmask="")
     factories.real_server(web, name="r1", address="192.0.2.11")
     config = Config(virtual_servers=[vs("web", address="2001:db8::80", real=[("r1", "2001:db8::11")])])
-    configio.apply_config(config, replace=True, include_settings=False)
+    configio.write_config(config, replace=True, include_settings=False)
     assert RealServer.objects.get().address == "2001:db8::11"
 
 
@@ -109,7 +109,7 @@ def test_the_database_rules_apply_and_nothing_is_written_when_one_object_is_refu
     bad = vs("bad", port=81, pmask="255.255.255.0", persistent=0)
     before = state()
     with pytest.raises(configio.ConfigRefused) as refused:
-        configio.apply_config(Config(virtual_servers=[vs("good"), bad]), include_settings=False)
+        configio.write_config(Config(virtual_servers=[vs("good"), bad]), include_settings=False)
     assert refused.value.problems == ["virtual server bad: pmask: A persistence netmask needs a persistence timeout."]
     assert state() == before
 
@@ -117,7 +117,7 @@ def test_the_database_rules_apply_and_nothing_is_written_when_one_object_is_refu
 def test_a_check_method_the_model_does_not_know_is_refused():
     config = Config(virtual_servers=[vs("web", health_check=HealthCheckConfig(check_type="http", http_method="PATCH"))])
     with pytest.raises(configio.ConfigRefused) as refused:
-        configio.apply_config(config, include_settings=False)
+        configio.write_config(config, include_settings=False)
     assert refused.value.problems[0].startswith("virtual server web, health check: http_method:")
     assert not VirtualServer.objects.exists()
 
@@ -125,14 +125,14 @@ def test_a_check_method_the_model_does_not_know_is_refused():
 def test_a_dry_run_reports_the_changes_and_changes_nothing(django_capture_on_commit_callbacks):
     before = state()
     with django_capture_on_commit_callbacks() as callbacks:
-        plan = configio.apply_config(Config(virtual_servers=[vs("web")]), include_settings=False, dry_run=True)
+        plan = configio.write_config(Config(virtual_servers=[vs("web")]), include_settings=False, dry_run=True)
     assert plan.dry_run and plan.summary_line() == "1 added, 0 changed, 0 removed"
     assert state() == before and callbacks == []
 
 
 def test_an_apply_is_one_audit_entry_and_queues_a_reconcile_on_commit(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        configio.apply_config(Config(virtual_servers=[vs("a"), vs("b", port=81)]), include_settings=False,
+        configio.write_config(Config(virtual_servers=[vs("a"), vs("b", port=81)]), include_settings=False,
                               action="import", source="site.cf", actor="tester")
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.object_type, entry.username) == ("import", "Configuration", "tester")
@@ -143,10 +143,10 @@ def test_an_apply_is_one_audit_entry_and_queues_a_reconcile_on_commit(django_cap
 
 def test_an_apply_that_changes_nothing_writes_no_audit_entry_and_queues_nothing(django_capture_on_commit_callbacks):
     config = Config(virtual_servers=[vs("a", real=[("r", "192.0.2.1")])])
-    configio.apply_config(config, include_settings=False)
+    configio.write_config(config, include_settings=False)
     count = AuditEntry.objects.count()
     with django_capture_on_commit_callbacks() as callbacks:
-        plan = configio.apply_config(config, replace=True, include_settings=False)
+        plan = configio.write_config(config, replace=True, include_settings=False)
     assert plan.changes == [] and AuditEntry.objects.count() == count and callbacks == []
 
 
@@ -161,7 +161,7 @@ def test_keepalived_forwarding_is_pinned_when_our_network_type_differs():
 def test_a_draining_real_server_gets_a_drain_start():
     config = Config(virtual_servers=[vs("web", real=[("r", "192.0.2.1")])])
     config.virtual_servers[0].real_servers[0].admin_state = "draining"
-    configio.apply_config(config, include_settings=False)
+    configio.write_config(config, include_settings=False)
     assert RealServer.objects.get().drain_started_at is not None
 
 
@@ -178,7 +178,7 @@ def test_it_stores_and_reads_back_check_targets_slow_start_and_directors():
     web = vs("web", real=[("web1", "192.0.2.11"), ("web2", "192.0.2.12")], directors=["edge-1", "edge-2"],
              health_check=HealthCheckConfig(slow_start=90))
     web.real_servers[0].check_address, web.real_servers[0].check_port = "2001:db8::11", 8081
-    configio.apply_config(Config(virtual_servers=[web]), include_settings=False)
+    configio.write_config(Config(virtual_servers=[web]), include_settings=False)
     stored = VirtualServer.objects.get(name="web")
     assert sorted(d.name for d in stored.directors.all()) == ["edge-1", "edge-2"]
     assert stored.health_check.slow_start == 90
@@ -199,7 +199,7 @@ def test_it_refuses_director_names_this_database_does_not_have_and_writes_nothin
     ])
     for dry_run in (True, False):
         with pytest.raises(configio.ConfigRefused) as refused:
-            configio.apply_config(config, replace=True, include_settings=False, dry_run=dry_run)
+            configio.write_config(config, replace=True, include_settings=False, dry_run=dry_run)
         assert refused.value.problems == [
             "virtual server web: no director named 'edge-9' here; add it first, "
             "or take it out of the virtual server's directors (none = every enabled director)",
@@ -211,22 +211,22 @@ def test_it_refuses_director_names_this_database_does_not_have_and_writes_nothin
 
 def test_replace_changes_the_directors_to_the_ones_named_and_an_empty_list_means_all():
     lab, edge = factories.director("lab"), factories.director("edge")
-    configio.apply_config(Config(virtual_servers=[vs("web", directors=["lab"])]), include_settings=False)
+    configio.write_config(Config(virtual_servers=[vs("web", directors=["lab"])]), include_settings=False)
     web = VirtualServer.objects.get(name="web")
     assert list(web.directors.all()) == [lab]
-    plan = configio.apply_config(Config(virtual_servers=[vs("web", directors=["edge"])]), replace=True, include_settings=False)
+    plan = configio.write_config(Config(virtual_servers=[vs("web", directors=["edge"])]), replace=True, include_settings=False)
     assert [str(c) for c in plan.changes] == ["~ virtual server web: directors lab → edge"]
     assert list(web.directors.all()) == [edge]
-    plan = configio.apply_config(Config(virtual_servers=[vs("web")]), replace=True, include_settings=False)
+    plan = configio.write_config(Config(virtual_servers=[vs("web")]), replace=True, include_settings=False)
     assert [str(c) for c in plan.changes] == ["~ virtual server web: directors edge → (every enabled director)"]
     assert list(web.directors.all()) == []
 
 
 def test_the_preview_lists_changes_of_check_targets_and_slow_start():
-    configio.apply_config(Config(virtual_servers=[vs("web", real=[("r1", "192.0.2.11")])]), include_settings=False)
+    configio.write_config(Config(virtual_servers=[vs("web", real=[("r1", "192.0.2.11")])]), include_settings=False)
     changed = vs("web", real=[("r1", "192.0.2.11")], health_check=HealthCheckConfig(slow_start=30))
     changed.real_servers[0].check_address, changed.real_servers[0].check_port = "198.51.100.11", 8081
-    plan = configio.apply_config(Config(virtual_servers=[changed]), replace=True, include_settings=False, dry_run=True)
+    plan = configio.write_config(Config(virtual_servers=[changed]), replace=True, include_settings=False, dry_run=True)
     assert [str(c) for c in plan.changes] == [
         "~ virtual server web: check slow_start 0 → 30; real server r1 check_address (blank) → 198.51.100.11; "
         "real server r1 check_port (none) → 8081",
@@ -235,7 +235,7 @@ def test_the_preview_lists_changes_of_check_targets_and_slow_start():
 
 def test_an_added_virtual_server_shows_its_directors_in_the_preview_and_the_audit_digest():
     factories.director("edge-1")
-    plan = configio.apply_config(Config(virtual_servers=[vs("web", directors=["edge-1"])]), include_settings=False)
+    plan = configio.write_config(Config(virtual_servers=[vs("web", directors=["edge-1"])]), include_settings=False)
     assert str(plan.changes[0]).endswith("real servers: (none), directors: edge-1")
     assert AuditEntry.objects.get().after["virtual server web"].endswith("directors: edge-1")
 
@@ -249,14 +249,14 @@ def test_a_replace_import_from_a_format_without_directors_keeps_those_of_the_ser
 
     text = (Path(__file__).resolve().parent.parent / path).read_text()
     first = configio.parse_source(kind, text, path)
-    configio.apply_config(first.config, include_settings=first.include_settings)
+    configio.write_config(first.config, include_settings=first.include_settings)
     name = first.config.virtual_servers[0].name
     lab = factories.director("lab")
     VirtualServer.objects.get(name=name).directors.add(lab)
     again = configio.parse_source(kind, text, path)
     assert again.config.virtual_servers[0].directors == ["lab"]
     assert all(s.directors == [] for s in again.config.virtual_servers[1:])
-    plan = configio.apply_config(again.config, replace=True, include_settings=again.include_settings)
+    plan = configio.write_config(again.config, replace=True, include_settings=again.include_settings)
     assert plan.changes == []
     assert list(VirtualServer.objects.get(name=name).directors.all()) == [lab]
 
@@ -266,6 +266,6 @@ def test_an_ipv4_mapped_check_address_reads_back_spelled_as_it_was_written():
     # Python's spelling, so the Config read back equals the one applied.
     web = vs("web", address="2001:db8::80", real=[("r1", "::ffff:c000:20b")])
     web.real_servers[0].check_address = "::ffff:0:0"
-    configio.apply_config(Config(virtual_servers=[web]), include_settings=False)
+    configio.write_config(Config(virtual_servers=[web]), include_settings=False)
     assert RealServer.objects.values_list("check_address", flat=True).get() == "::ffff:0:0"
     assert configio.read_config().virtual_servers == [web]

@@ -91,11 +91,11 @@ def import_file(tmp_path, command: str, text: str, name: str) -> None:
 @DB_SETTINGS
 @given(lvscf_configs().map(database_valid))
 def test_an_exported_lvscf_imports_back_as_the_same_configuration(tmp_path, config):
-    configio.apply_config(config, replace=True)
+    configio.write_config(config, replace=True)
     stored = configio.read_config()
     assert stored == config  # the database keeps what it was given
     text = export_text("export_lvscf")
-    configio.apply_config(Config(), replace=True)  # empty it, so the import starts from nothing
+    configio.write_config(Config(), replace=True)  # empty it, so the import starts from nothing
     assert configio.read_config().virtual_servers == []
     import_file(tmp_path, "import_lvscf", text, "exported.cf")
     assert configio.read_config() == stored
@@ -113,11 +113,11 @@ def add_directors(config: Config) -> None:
 def test_a_backup_restores_as_the_same_configuration(tmp_path, config):
     # Every field the backup has, the new ones included: check targets, slow start, directors.
     add_directors(config)
-    configio.apply_config(config, replace=True)
+    configio.write_config(config, replace=True)
     stored = configio.read_config()
     assert stored == config
     text = export_text("backup_config")
-    configio.apply_config(Config(), replace=True)
+    configio.write_config(Config(), replace=True)
     path = tmp_path / "backup.json"
     path.write_text(text, encoding="utf-8")
     call_command("restore_config", str(path), stdout=StringIO(), stderr=StringIO())

@@ -1,4 +1,4 @@
-"""plan(), the Command forms, set_timeouts() and the apply() simulator."""
+"""plan(), the Command forms, set_timeouts() and the simulate() simulator."""
 
 import dataclasses
 
@@ -6,7 +6,7 @@ import pytest
 
 from virtualservers.ipvs import (
     Command, CommandFailed, Destination, Service, ServiceKey, Table, UnexpressibleTable,
-    apply, parse_save, plan, render_restore, set_timeouts,
+    parse_save, plan, render_restore, set_timeouts, simulate,
 )
 
 WEB = ServiceKey("tcp", "192.0.2.1", 80)
@@ -77,7 +77,7 @@ def test_it_orders_deletes_then_edits_then_adds():
         "-A -u 192.0.2.1:53 -s wlc",
         "-a -u 192.0.2.1:53 -r 10.0.0.1:53 -g -w 1",
     ]
-    assert apply(old, plan(old, new)) == new
+    assert simulate(old, plan(old, new)) == new
 
 
 def test_it_writes_thresholds_only_when_set():
@@ -153,21 +153,21 @@ def test_it_refuses_to_plan_a_table_ipvsadm_cannot_produce():
 ])
 def test_the_simulator_refuses_what_the_kernel_refuses(start, command, message):
     with pytest.raises(CommandFailed) as caught:
-        apply(start, [command])
+        simulate(start, [command])
     assert caught.value.stderr.strip() == message
 
 
 def test_the_simulator_gives_direct_routing_servers_the_service_port_like_ipvsadm():
-    table = apply(Table(), ["-A -t 192.0.2.1:80", "-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -g"])
+    table = simulate(Table(), ["-A -t 192.0.2.1:80", "-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -g"])
     assert list(table[WEB].destinations) == [("10.0.0.1", 80)]
 
 
 def test_the_simulator_clears_and_ignores_timeouts():
-    assert apply(Table([WEB_SERVICE]), [set_timeouts(1, 2, 3), Command(("-C",))]) == Table()
+    assert simulate(Table([WEB_SERVICE]), [set_timeouts(1, 2, 3), Command(("-C",))]) == Table()
 
 
 def test_a_table_survives_the_trip_through_restore_lines_and_save_text():
     desired = Table([WEB_SERVICE])
-    reached = apply(Table(), render_restore(plan(Table(), desired)).splitlines())
+    reached = simulate(Table(), render_restore(plan(Table(), desired)).splitlines())
     assert parse_save("-A -t 192.0.2.1:80 -s wlc\n-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 1\n"
                       "-a -t 192.0.2.1:80 -r 10.0.0.2:80 -m -w 1\n") == reached == desired

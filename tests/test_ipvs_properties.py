@@ -6,7 +6,7 @@ import socket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from virtualservers.ipvs import Table, apply, parse_save, plan, render
+from virtualservers.ipvs import Table, parse_save, plan, render, simulate
 from virtualservers.ipvs.addresses import ntop6
 
 from .test_ipvs_support import tables
@@ -34,9 +34,9 @@ def test_it_renders_a_parsed_save_to_the_same_text(table):
 @given(tables(thresholds=True), tables(thresholds=True))
 def test_applying_the_plan_gives_the_desired_table(live, desired):
     commands = plan(live, desired)
-    assert apply(live, commands) == desired
+    assert simulate(live, commands) == desired
     # The same commands as ipvsadm -R lines reach the same table.
-    assert apply(live, [c.line for c in commands]) == desired
+    assert simulate(live, [c.line for c in commands]) == desired
 
 
 @PROPERTIES
@@ -49,7 +49,7 @@ def test_a_plan_deletes_first_then_edits_then_adds(live, desired):
 @PROPERTIES
 @given(tables(thresholds=True), tables(thresholds=True))
 def test_a_second_plan_after_applying_the_first_is_empty(live, desired):
-    reached = apply(live, plan(live, desired))
+    reached = simulate(live, plan(live, desired))
     assert plan(reached, desired) == []
 
 
@@ -74,7 +74,7 @@ def test_toggling_one_destination_takes_exactly_one_command(table, data):
     assert [c.op for c in removed] == ["-d"]
     added = plan(without, table)
     assert [c.op for c in added] == ["-a"]
-    assert apply(without, added) == table
+    assert simulate(without, added) == table
 
 
 @PROPERTIES

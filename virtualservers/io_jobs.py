@@ -50,7 +50,7 @@ def job_source(job: dict) -> tuple[configio.Source, bool, str]:
 
 def run_job(job: dict, *, dry_run: bool) -> tuple[configio.Plan, list[str]]:
     source, replace, name = job_source(job)
-    plan = configio.apply_config(source.config, replace=replace, include_settings=source.include_settings,
+    plan = configio.write_config(source.config, replace=replace, include_settings=source.include_settings,
                                  dry_run=dry_run, action=job["op"], source=name)
     return plan, source.warnings
 

@@ -1,6 +1,6 @@
 """Configuration in and out, for the CONFIGURATION page and the command-line tools.
 
-    store   the database as a formats.Config, both ways (read_config, apply_config)
+    store   the database as a formats.Config, both ways (read_config, write_config)
     files   uploads and files: decode, parse with their format (lvs.cf, keepalived.conf,
             JSON backup); the JSON backup text
 
@@ -9,10 +9,10 @@ formats.changes. This package only joins those to the database.
 """
 from ..formats.changes import Change, Plan, diff_configs, summary
 from .files import BACKUP, FORMAT_NAMES, KEEPALIVED, LVSCF, Source, SourceError, backup_text, decode, parse_source
-from .store import ConfigRefused, Progress, apply_config, keep_directors, pin_forwarding, read_config
+from .store import ConfigRefused, Progress, write_config, keep_directors, pin_forwarding, read_config
 
 __all__ = [
     "BACKUP", "FORMAT_NAMES", "KEEPALIVED", "LVSCF", "Change", "ConfigRefused", "Plan", "Progress", "Source",
-    "SourceError", "apply_config", "backup_text", "decode", "diff_configs", "keep_directors", "parse_source",
+    "SourceError", "write_config", "backup_text", "decode", "diff_configs", "keep_directors", "parse_source",
     "pin_forwarding", "read_config", "summary",
 ]

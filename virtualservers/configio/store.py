@@ -1,6 +1,6 @@
 """The configuration in the database, as a formats.Config, both ways.
 
-read_config() reads everything an export or backup needs. apply_config() writes a
+read_config() reads everything an export or backup needs. write_config() writes a
 Config in ONE transaction: every object goes through full_clean() (so the models'
 rules and the database constraints are checked, not only the format's), the first
 refusal rolls everything back, and a real apply is one audit entry plus a reconcile
@@ -258,7 +258,7 @@ class _DryRun(Exception):
     pass
 
 
-def apply_config(incoming: Config, *, replace: bool = False, include_settings: bool = True,
+def write_config(incoming: Config, *, replace: bool = False, include_settings: bool = True,
                  dry_run: bool = False, action: str = "import", source: str = "",
                  actor: str | None = None, progress: Progress | None = None) -> Plan:
     """Write `incoming` all or nothing; ConfigRefused (nothing changed) when any part is refused.

@@ -30,7 +30,7 @@ Text (render.py, parse.py)
 Changes (plan.py)
     plan(live, desired) -> [Command]    Command.line (for -R), .argv, .summary
     set_timeouts(tcp, tcpfin, udp) -> Command   (0 leaves a value unchanged)
-    apply(table, commands) -> Table     a simulator of ipvsadm + kernel, for tests
+    simulate(table, commands) -> Table  a simulator of ipvsadm + kernel, for tests
 
 Running ipvsadm (executors.py)
     Executor protocol: run(argv, stdin=None) -> RunResult, save(), list_text(kind),
@@ -64,7 +64,7 @@ from .parse import (
     Connections, CounterReport, DestRef, ListReport, Rates, Stats, parse_list, parse_rate,
     parse_save, parse_stats,
 )
-from .plan import Command, UnexpressibleTable, apply, plan, set_timeouts
+from .plan import Command, UnexpressibleTable, plan, set_timeouts, simulate
 from .render import render, render_restore
 
 __all__ = [
@@ -72,7 +72,7 @@ __all__ = [
     "DestRef", "Destination", "Executor", "HostKeyMismatch", "IpvsError", "IpvsadmMissing",
     "ListReport", "LocalExecutor", "NoKernelSupport", "NotRoot", "ParseError", "Rates",
     "RunResult", "SSHAuthFailed", "SSHExecutor", "SSHRefused", "Service", "ServiceKey",
-    "Stats", "Table", "UnexpressibleTable", "apply", "fingerprint", "format_endpoint",
+    "Stats", "Table", "UnexpressibleTable", "fingerprint", "format_endpoint",
     "normalize_address", "parse_list", "parse_rate", "parse_save", "parse_stats", "plan",
-    "render", "render_restore", "scan_host_key", "set_timeouts",
+    "render", "render_restore", "scan_host_key", "set_timeouts", "simulate",
 ]

@@ -10,7 +10,7 @@ kernel object: -D the old, -A the new. Scheduler or persistence changes are -E (
 resets every service setting, so -E always carries all of them); weight, forwarding or
 threshold changes are -e (likewise complete).
 
-apply(table, commands) simulates what ipvsadm and the kernel do with the commands,
+simulate(table, commands) shows what ipvsadm and the kernel do with the commands,
 refusing what they refuse with the same messages, so tests can check plans without a
 kernel; the lab VM proves the same plans against a real one.
 """
@@ -170,7 +170,7 @@ def plan(live: Table, desired: Table) -> list[Command]:
 # Simulator
 # ---------------------------------------------------------------------------
 
-def apply(table: Table, commands: Iterable[Command | str | Sequence[str]]) -> Table:
+def simulate(table: Table, commands: Iterable[Command | str | Sequence[str]]) -> Table:
     """The table after ipvsadm ran `commands` against a kernel holding `table`.
 
     Commands are parsed exactly as `ipvsadm -R` would parse their lines. A command

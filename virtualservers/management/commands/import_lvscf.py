@@ -77,7 +77,7 @@ class ImportCommand(BaseCommand):
         if total >= PROGRESS_EVERY:
             self.stderr.write(f"{path}: {total} virtual servers read")
         try:
-            plan = configio.apply_config(
+            plan = configio.write_config(
                 source.config, replace=replace or not self.can_add, include_settings=source.include_settings,
                 dry_run=dry_run, action=self.action, source=path, actor=command_line_actor(self.command_name),
                 progress=progress,
