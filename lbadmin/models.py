@@ -1,4 +1,6 @@
 """Core models: directors, cluster-wide settings, and the append-only audit log."""
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -127,6 +129,80 @@ class RedundancySettings(SingletonModel):
             raise ValidationError(errors)
 
 
+class RedundancyGroup(models.Model):
+    """Directors that share VIPs by VRRP (keepalived) and carry the same IPVS table.
+
+    A primary and a backup (or more: VRRP elects by priority); a lone director is a group
+    of one and becomes MASTER. The VIPs come from the active virtual servers."""
+
+    name = models.CharField(max_length=32, unique=True)
+    virtual_router_id = models.PositiveSmallIntegerField(
+        "virtual router id", unique=True, default=51,
+        help_text="1 to 255, unique on the segment (VRRP routers with the same id must be one group)")
+    interface = models.CharField("VRRP interface", max_length=15, default="eth0",
+                                 help_text="Where adverts are sent; a VIP without a device is raised here too")
+    advert_interval = models.DecimalField("advert interval (s)", max_digits=4, decimal_places=2, default=Decimal("1"),
+                                          help_text="VRRP v3 allows 0.01 to 40.95; a backup takes over after about 3 of them")
+    vrrp_version = models.PositiveSmallIntegerField("VRRP version", choices=[(2, "2"), (3, "3")], default=3)
+    preempt = models.BooleanField(default=False, help_text="A returning director of higher priority takes the VIPs back. "
+                                  "Off (nopreempt) by default: a return should not cut connections twice")
+    preempt_delay = models.PositiveSmallIntegerField("preempt delay (s)", default=0,
+                                                     help_text="Wait before taking the VIPs back, e.g. until the sync daemon caught up")
+    unicast = models.BooleanField(default=False, help_text="Adverts to the other directors' VRRP addresses, for networks without multicast")
+    track_interfaces = models.CharField("tracked interfaces", max_length=255, blank=True,
+                                        help_text="Piranha's monitor_links: a link down here puts the director in FAULT")
+    sync_daemon = models.BooleanField("connection sync daemon", default=True,
+                                      help_text="Established connections survive a failover (ipvsadm --start-daemon, run by keepalived)")
+    sync_interface = models.CharField("sync interface", max_length=15, blank=True, help_text="Blank: the VRRP interface")
+    sync_id = models.PositiveSmallIntegerField("sync id", default=0, help_text="0 to 255, the same on every director of the group")
+    garp_master_delay = models.PositiveSmallIntegerField("gratuitous ARP: second burst after (s)", default=5)
+    garp_master_repeat = models.PositiveSmallIntegerField("gratuitous ARP: messages per burst", default=5)
+    garp_master_refresh = models.PositiveSmallIntegerField(
+        "gratuitous ARP: refresh every (s)", default=60,
+        help_text="While MASTER, so a switch or router that missed the takeover forgets the old MAC within this time; 0 = never")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(virtual_router_id__gte=1, virtual_router_id__lte=255), name="group_vrid_range"),
+            models.CheckConstraint(condition=models.Q(sync_id__lte=255), name="group_sync_id_range"),
+            models.CheckConstraint(condition=models.Q(preempt_delay__lte=1000), name="group_preempt_delay_range"),
+            models.CheckConstraint(condition=models.Q(advert_interval__gte=Decimal("0.01"), advert_interval__lte=Decimal("40.95")),
+                                   name="group_advert_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        errors: dict[str, str] = {}
+        v.collect(errors, "name", v.name, self.name)
+        v.collect(errors, "interface", v.device, self.interface)
+        v.collect(errors, "sync_interface", v.device, self.sync_interface)
+        for name in self.track_interfaces.split():
+            v.collect(errors, "track_interfaces", v.device, name)
+        if self.virtual_router_id is not None and not 1 <= self.virtual_router_id <= 255:
+            errors["virtual_router_id"] = "The virtual router id is 1 to 255."
+        if self.sync_id is not None and self.sync_id > 255:
+            errors["sync_id"] = "The sync id is 0 to 255."
+        if self.preempt_delay is not None and self.preempt_delay > 1000:
+            errors["preempt_delay"] = "keepalived takes 0 to 1000 seconds."
+        if self.advert_interval is not None:
+            if not Decimal("0.01") <= self.advert_interval <= Decimal("40.95"):
+                errors["advert_interval"] = "VRRP takes 0.01 to 40.95 seconds."
+            elif self.vrrp_version == 2 and self.advert_interval != self.advert_interval.to_integral_value():
+                errors["advert_interval"] = "VRRP version 2 counts whole seconds; use version 3 for sub-second adverts."
+        for field in ("garp_master_delay", "garp_master_repeat", "garp_master_refresh"):
+            if (getattr(self, field) or 0) > 3600:
+                errors[field] = "At most 3600."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def track_interface_list(self) -> tuple[str, ...]:
+        return tuple(self.track_interfaces.split())
+
+
 class Director(models.Model):
     """An LVS node whose kernel table lbadmin keeps equal to the configuration."""
 
@@ -156,11 +232,27 @@ class Director(models.Model):
     status = models.CharField(max_length=11, choices=Status.choices, default=Status.UNKNOWN, editable=False)
     status_reason = models.TextField(blank=True, editable=False)
     status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Redundancy: keepalived on this director raises the group's VIPs.
+    group = models.ForeignKey(RedundancyGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="members",
+                              verbose_name="redundancy group",
+                              help_text="Blank: lbadmin does not manage this director's VIPs (a lone director is a group of one)")
+    priority = models.PositiveSmallIntegerField("VRRP priority", default=100,
+                                                help_text="1 to 254; the highest live director holds the VIPs")
+    vrrp_address = IPAddressField("VRRP address", null=True, blank=True,
+                                  help_text="This director's own address on the VRRP interface (unicast adverts)")
+    keepalived_conf = models.CharField("keepalived.conf path", max_length=255, default="/etc/keepalived/keepalived.conf")
+    keepalived_pidfile = models.CharField("keepalived pid file", max_length=255, default="/run/keepalived.pid")
+    state_dir = models.CharField("lbadmin state directory", max_length=255, default="/var/lib/lbadmin",
+                                 help_text="On the director: the VRRP notify script and its log")
+    vrrp_state = models.CharField(max_length=8, blank=True, editable=False)
+    vrrp_state_since = models.DateTimeField(null=True, blank=True, editable=False)
+    vrrp_applied = models.TextField("keepalived.conf last applied", blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=models.Q(ssh_port__gte=1, ssh_port__lte=65535), name="director_ssh_port_range"),
+            models.CheckConstraint(condition=models.Q(priority__gte=1, priority__lte=254), name="director_priority_range"),
         ]
 
     def __str__(self) -> str:
@@ -171,6 +263,10 @@ class Director(models.Model):
         v.collect(errors, "name", v.name, self.name)
         v.collect(errors, "address", v.host, self.address)
         v.collect(errors, "ssh_port", v.port, self.ssh_port)
+        if self.priority is not None and not 1 <= self.priority <= 254:
+            errors["priority"] = "VRRP priorities are 1 to 254."
+        for field in ("keepalived_conf", "keepalived_pidfile", "state_dir"):
+            v.collect(errors, field, v.absolute_path, getattr(self, field))
         if self.transport == self.Transport.SSH:
             v.collect(errors, "ssh_user", v.unix_user, self.ssh_user)
             if not self.ssh_key_path:
@@ -196,6 +292,26 @@ class Director(models.Model):
             return v.ssh_fingerprint(self.host_key) if self.host_key else ""
         except ValueError:
             return "(not a valid key)"
+
+
+class VrrpTransition(models.Model):
+    """A VRRP state change as keepalived's notify hook reported it on a director (read
+    over the pinned SSH connection by the live poller): when, what, and why it is known."""
+
+    director = models.ForeignKey(Director, on_delete=models.CASCADE, related_name="vrrp_transitions")
+    at = models.DateTimeField(db_index=True, help_text="When keepalived ran the hook, by the director's clock")
+    seen_at = models.DateTimeField(help_text="When lbadmin read it")
+    kind = models.CharField(max_length=8)  # INSTANCE or GROUP
+    name = models.CharField(max_length=64)
+    state = models.CharField(max_length=8)  # MASTER, BACKUP, FAULT, STOP, DELETED
+    priority = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["director", "at", "kind", "name", "state"], name="vrrp_transition_once")]
+
+    def __str__(self) -> str:
+        return f"{self.director} {self.name} {self.state} at {self.at:%H:%M:%S.%f}"
 
 
 class AuditQuerySet(models.QuerySet):

@@ -22,6 +22,7 @@ from lbadmin.models import ClusterSettings, Director
 from . import ipvs
 from .models import RealServer, VirtualServer
 from .slow_start import desired_weight
+from .vrrp_config import served_by_group
 
 IPVS_FORWARDING = {"nat": "masq", "direct": "route", "tunnel": "tunnel"}
 
@@ -102,8 +103,7 @@ def virtual_servers_for(director: Director | None) -> Iterable[VirtualServer]:
     servers = (VirtualServer.objects.filter(active=True).select_related("health_check")
                .prefetch_related("real_servers", "directors"))
     for vs in servers:
-        chosen = [d.pk for d in vs.directors.all()]
-        if director is None or not chosen or director.pk in chosen:
+        if director is None or served_by_group(vs, director):
             yield vs
 
 

@@ -154,8 +154,14 @@ class VirtualServer(NullBlankIPs):
             return HealthCheck(virtual_server=self)
 
     def target_directors(self):
-        chosen = self.directors.filter(enabled=True) if self.pk else Director.objects.none()
-        return chosen if chosen.exists() else Director.objects.filter(enabled=True)
+        """The enabled directors that carry this virtual server: the chosen ones and the
+        rest of their redundancy groups (a backup carries what its primary carries), or
+        every enabled director when none is chosen."""
+        chosen = self.directors.all() if self.pk else Director.objects.none()
+        if not chosen.exists():
+            return Director.objects.filter(enabled=True)
+        groups = [g for g in chosen.values_list("group_id", flat=True) if g is not None]
+        return Director.objects.filter(models.Q(pk__in=chosen.values("pk")) | models.Q(group_id__in=groups), enabled=True)
 
 
 class RealServer(NullBlankIPs):

@@ -25,6 +25,7 @@ from lbadmin.redis_client import get_redis
 from . import ipvs
 from .desired import LiveConnections, desired_table, desired_timeouts
 from .models import ApplyRun, RealServer
+from .vrrp_config import converge_keepalived, desired_keepalived, diff_lines
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ APPLIED_KEY = "lbadmin:reconcile:applied:{}"
 # A director that cannot be reached (rather than one that refused a command).
 UNREACHABLE = (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch)
 LOCK_TIMEOUT = 900  # seconds: longer than any apply, so a crashed worker frees it eventually
+# Runs that read the director's keepalived.conf back even when lbadmin's copy says it is
+# current: the sweep (someone may have edited the file) and a director seen again.
+KEEPALIVED_VERIFY_TRIGGERS = ("sweep", "director reachable again")
 TIMEOUTS_RE = re.compile(r"Timeout \(tcp tcpfin udp\):\s*(\d+)\s+(\d+)\s+(\d+)")
 
 _executors: dict[int, tuple[tuple, ipvs.Executor]] = {}
@@ -129,6 +133,9 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         outcome.commands = commands
         run.plan = "\n".join(c.line for c in commands)
         if dry_run:
+            wanted = desired_keepalived(director)
+            if wanted is not None and wanted != director.vrrp_applied:
+                run.plan = "\n".join([run.plan, *diff_lines(director.vrrp_applied, wanted, director)]).strip()
             return outcome
         drift = _is_drift(redis, director, trigger, live, desired)
         run.drift = drift
@@ -153,6 +160,12 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         else:
             run.result = ApplyRun.Result.NOOP
         redis.set(APPLIED_KEY.format(director.pk), ipvs.render(desired))
+        _stage(run, "keepalived (VIPs)")
+        keepalived = converge_keepalived(director, executor, verify_remote=trigger in KEEPALIVED_VERIFY_TRIGGERS)
+        if keepalived and keepalived.changed:
+            run.plan = "\n".join([run.plan, *keepalived.diff]).strip()
+            run.output = "\n".join([run.output, f"keepalived: {keepalived.output}"]).strip()
+            run.result = ApplyRun.Result.OK
         director.set_status(Director.Status.OK, "")
     except ipvs.IpvsError as exc:
         run.result = ApplyRun.Result.ERROR

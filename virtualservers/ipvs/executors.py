@@ -1,8 +1,9 @@
 """Where ipvsadm runs: on this host, or on a director over SSH.
 
 Both executors take an argv whose first item is "ipvsadm" (Command.argv) and run the
-configured ipvsadm with the rest; they run nothing else, so an executor can never be
-turned into a general remote shell. Failures become the IpvsError subclasses of
+configured ipvsadm with the rest, or one of the fixed scripts of scripts.py (keepalived's
+file and process) with its values as arguments; they run nothing else, so an executor can
+never be turned into a general remote shell. Failures become the IpvsError subclasses of
 errors.py with messages an operator can act on.
 
 - LocalExecutor: subprocess with an argv list (no shell), shutil.which, a timeout.
@@ -32,6 +33,7 @@ from .errors import (
     SSHRefused, classify_failure,
 )
 from .render import render_restore
+from .scripts import SCRIPTS, Script
 
 ListKind = Literal["list", "stats", "rate"]
 _LIST_ARGS = {"list": ("-L", "-n", "--exact"),
@@ -69,8 +71,21 @@ class Executor(Protocol):
         """Feed command lines to `ipvsadm -R`; None when there was nothing to do."""
         ...
 
+    def run_script(self, script: Script, args: Sequence[str] = (), stdin: str | None = None) -> RunResult:
+        """Run one of scripts.SCRIPTS with `args` as "$1", "$2" ...; raise an IpvsError on failure."""
+        ...
+
     def close(self) -> None:
         ...
+
+
+def _check_script(script: Script, args: Sequence[str]) -> list[str]:
+    if not any(script is known for known in SCRIPTS):
+        raise ValueError(f"an executor only runs lbadmin's own scripts, not {script!r}")
+    args = list(args)
+    if not all(isinstance(a, str) and "\0" not in a for a in args):
+        raise TypeError("script arguments must be str without NUL")
+    return args
 
 
 class _IpvsadmCalls:
@@ -137,7 +152,13 @@ class LocalExecutor(_IpvsadmCalls):
 
     def run(self, argv: Sequence[str], stdin: str | None = None) -> RunResult:
         argv = _check_argv(argv)
-        real = [self._program(), *argv[1:]]
+        return self._spawn([self._program(), *argv[1:]], stdin, list(argv))
+
+    def run_script(self, script: Script, args: Sequence[str] = (), stdin: str | None = None) -> RunResult:
+        args = _check_script(script, args)
+        return self._spawn(["/bin/sh", "-c", script.text, "lbadmin", *args], stdin, [script.name, *args])
+
+    def _spawn(self, real: list[str], stdin: str | None, shown: list[str]) -> RunResult:
         # C locale: strerror() texts that ipvsadm falls back on are matched in English.
         env = {**os.environ, "LC_ALL": "C"}
         started = time.monotonic()
@@ -151,7 +172,7 @@ class LocalExecutor(_IpvsadmCalls):
         result = RunResult(real, done.returncode, done.stdout, done.stderr,
                            time.monotonic() - started)
         if done.returncode != 0:
-            raise classify_failure(real, done.returncode, done.stderr)
+            raise classify_failure(real if shown[0] == "ipvsadm" else shown, done.returncode, done.stderr)
         return result
 
 
@@ -324,10 +345,16 @@ class SSHExecutor(_IpvsadmCalls):
         a program that ignores that may run on, so the timeout is an upper bound on
         our wait, not on the remote work.
         """
+        return self._remote(self.command_line(argv), [self.ipvsadm, *list(argv)[1:]], stdin)
+
+    def run_script(self, script: Script, args: Sequence[str] = (), stdin: str | None = None) -> RunResult:
+        args = _check_script(script, args)
+        command = " ".join(shlex.quote(a) for a in ["sh", "-c", script.text, "lbadmin", *args])
+        return self._remote(command, [script.name, *args], stdin)
+
+    def _remote(self, command: str, shown: list[str], stdin: str | None) -> RunResult:
         import paramiko
 
-        command = self.command_line(argv)
-        shown = [self.ipvsadm, *list(argv)[1:]]
         with self._lock:
             started = time.monotonic()
             try:

@@ -1,0 +1,93 @@
+"""The few fixed shell scripts lbadmin runs on a director besides ipvsadm: keepalived's
+file and process, and the VRRP state that keepalived's notify hook leaves behind.
+
+Each script is a constant of this module; executors run only these (`run_script`), with
+every value passed as a positional argument ("$1", "$2" ...), never spliced into the
+text, so no value typed on a page can become shell syntax. Over SSH the argv is joined
+with shlex.quote (executors.SSHExecutor).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    text: str
+
+
+# $1 file. Prints the file, or nothing when it does not exist yet.
+READ_FILE = Script("read file", 'if [ -f "$1" ]; then cat -- "$1"; fi')
+
+# $1 target file, $2 mode; the content on stdin. Written beside the target, flushed to
+# disk, then renamed over it: a reader sees the old file or the new one, never half.
+INSTALL_FILE = Script("install file", r'''
+set -eu
+dir=$(dirname -- "$1")
+mkdir -p -- "$dir"
+tmp="$1.lbadmin-new"
+cat > "$tmp"
+chmod "$2" "$tmp"
+sync "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$1"
+''')
+
+# $1 keepalived.conf, $2 pid file, $3 keepalived binary; the new file on stdin. The new
+# file is checked by `keepalived -t` before it replaces the running one; a refused file is
+# removed and keepalived's words come back on stderr. Then keepalived reloads (SIGHUP:
+# VRRP instances that did not change keep their state, so the VIPs stay up), or starts
+# when it was not running.
+INSTALL_KEEPALIVED = Script("install keepalived.conf", r'''
+set -eu
+conf=$1 pidfile=$2 keepalived=$3
+mkdir -p -- "$(dirname -- "$conf")"
+tmp="$conf.lbadmin-new"
+cat > "$tmp"
+if ! out=$("$keepalived" -t -f "$tmp" 2>&1); then
+    rm -f -- "$tmp"
+    printf 'keepalived -t refused the new file:\n%s\n' "$out" >&2
+    exit 3
+fi
+sync "$tmp" 2>/dev/null || sync
+mv -f -- "$tmp" "$conf"
+if [ -s "$pidfile" ] && kill -0 "$(cat -- "$pidfile")" 2>/dev/null; then
+    kill -HUP "$(cat -- "$pidfile")"
+    echo reloaded
+else
+    "$keepalived" -f "$conf" -p "$pidfile"
+    echo started
+fi
+''')
+
+# $1 pid file, $2 state dir, $3 lines of the transition log to show. One round trip for
+# the live poll: whether keepalived runs, the latest transitions its notify hook logged,
+# the sync daemons and how many connections the kernel tracks (sync brings them along).
+VRRP_STATUS = Script("read VRRP status", r'''
+pidfile=$1 dir=$2 lines=$3
+if [ -s "$pidfile" ] && kill -0 "$(cat -- "$pidfile")" 2>/dev/null; then
+    echo "keepalived running $(cat -- "$pidfile")"
+else
+    echo "keepalived stopped"
+fi
+echo "--- transitions"
+if [ -f "$dir/vrrp.log" ]; then tail -n "$lines" -- "$dir/vrrp.log"; fi
+echo "--- daemons"
+ipvsadm -L --daemon 2>&1 || true
+echo "--- connections"
+if [ -r /proc/net/ip_vs_conn ]; then echo $(( $(wc -l < /proc/net/ip_vs_conn) - 1 )); else echo 0; fi
+''')
+
+# keepalived runs this on every transition (its `notify` hook) with TYPE NAME STATE
+# PRIORITY; it appends one line, time first, that VRRP_STATUS reads back over SSH. No
+# network call back to lbadmin: the pinned SSH connection is the only channel, so no open
+# URL and no secret to leak. $0 sits in the state dir; the log goes beside it.
+NOTIFY_HOOK = """#!/bin/sh
+# Written by lbadmin. keepalived runs this on every VRRP transition (notify); lbadmin
+# reads the log over SSH. Arguments: INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY
+now=$(date +%s.%N 2>/dev/null)
+case $now in *N*|'') now=$(date +%s) ;; esac
+printf '%s %s %s %s %s\\n' "$now" "$1" "$2" "$3" "${4:-}" >> "$(dirname -- "$0")/vrrp.log"
+"""
+
+SCRIPTS = (READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS)
