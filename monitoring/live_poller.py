@@ -15,6 +15,8 @@ from virtualservers import ipvs
 from virtualservers.reconcile import UNREACHABLE, executor_for, forget_executor
 from virtualservers.tasks import queue_reconcile
 
+from .vrrp_poller import poll_vrrp
+
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
 HISTORY_POINTS = 150  # 5 minutes at one poll every 2 s
@@ -55,7 +57,10 @@ def poll_director(director: Director) -> dict:
     """Read one director's table into Redis; mark it unreachable (or back) as seen."""
     redis = get_redis()
     try:
-        snapshot = _snapshot(executor_for(director))
+        executor = executor_for(director)
+        snapshot = _snapshot(executor)
+        if director.group_id is not None:
+            snapshot["vrrp"] = poll_vrrp(director, executor)
     except ipvs.IpvsError as exc:
         snapshot = {"ok": False, "error": str(exc), "services": [], "table": ""}
         if isinstance(exc, UNREACHABLE):

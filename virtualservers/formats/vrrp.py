@@ -185,3 +185,73 @@ def split_device(device: str, default: str) -> tuple[str, str]:
         return default, ""
     base = device.split(":", 1)[0]
     return base, device if ":" in device else ""
+
+
+# --- what the director says back (ipvs.scripts.VRRP_STATUS) ---------------------------
+
+
+@dataclass(frozen=True)
+class NotifyLine:
+    """One line of the notify hook's log: `TIME TYPE NAME STATE PRIORITY`."""
+    at: float
+    kind: str
+    name: str
+    state: str
+    priority: int | None
+
+
+@dataclass(frozen=True)
+class VrrpStatus:
+    keepalived_running: bool
+    transitions: tuple[NotifyLine, ...]
+    daemons: tuple[str, ...]  # "master" and/or "backup", as ipvsadm -L --daemon lists them
+    connections: int
+
+    def state(self, instance_prefix: str = "lbadmin_") -> str:
+        """The latest state of lbadmin's instances (or their sync group); "" when unknown.
+        A stopped keepalived holds nothing, whatever it last logged."""
+        if not self.keepalived_running:
+            return "STOPPED"
+        for line in reversed(self.transitions):
+            if line.name.startswith(instance_prefix):
+                return line.state
+        return ""
+
+
+_STATES = {"MASTER", "BACKUP", "FAULT", "STOP", "DELETED"}
+
+
+def parse_notify_line(line: str) -> NotifyLine | None:
+    parts = line.split()
+    if len(parts) < 4 or parts[1] not in ("INSTANCE", "GROUP") or parts[3] not in _STATES:
+        return None
+    try:
+        at = float(parts[0])
+    except ValueError:
+        return None
+    priority = int(parts[4]) if len(parts) > 4 and parts[4].isdigit() else None
+    return NotifyLine(at, parts[1], parts[2], parts[3], priority)
+
+
+def parse_vrrp_status(text: str) -> VrrpStatus:
+    """VRRP_STATUS's sections; lines it does not understand are skipped, not fatal (a
+    hand-edited log must not stop the live view)."""
+    section, running, transitions, daemons, connections = "head", False, [], [], 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("--- "):
+            section = line[4:]
+            continue
+        if section == "head" and line.startswith("keepalived "):
+            running = line.split()[1] == "running"
+        elif section == "transitions":
+            parsed = parse_notify_line(line)
+            if parsed:
+                transitions.append(parsed)
+        elif section == "daemons":
+            for kind in ("master", "backup"):
+                if line.startswith(kind + " sync daemon"):
+                    daemons.append(kind)
+        elif section == "connections" and line.isdigit():
+            connections = int(line)
+    return VrrpStatus(running, tuple(transitions), tuple(daemons), connections)
