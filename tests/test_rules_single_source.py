@@ -2,6 +2,7 @@
 (choices.py, validate.py). Where a copy remains, in a package that must not import
 formats, these tests prove it equal; where Django derives from the list, they prove the
 derivation took every value."""
+import dns.rdatatype
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,7 @@ from monitoring.checks.http_check import _METHOD_RE
 from virtualservers.formats import choices, keepalived, lvscf
 from virtualservers.formats import validate as v
 from virtualservers.ipvs import model as ipvs_model
-from virtualservers.models import HealthCheck, RealServer, VirtualServer
+from virtualservers.models import Forwarding, HealthCheck, Protocol, RealServer, Scheduler, VirtualServer
 
 # Model field -> the pure list it must offer. Runtime states (health, apply results,
 # director status) are not configuration and are not listed here.
@@ -97,8 +98,6 @@ def test_the_http_check_sends_every_method_the_form_offers():
 
 
 def test_the_dns_check_knows_every_record_type_the_form_offers():
-    import dns.rdatatype
-
     assert [dns.rdatatype.to_text(dns.rdatatype.from_text(t)) for t in v.DNS_TYPES] == list(v.DNS_TYPES)
 
 
@@ -146,8 +145,6 @@ def test_the_database_holds_each_number_to_the_rules_bounds(model, field):
 
 
 def test_the_text_choices_enums_are_built_from_the_lists():
-    from virtualservers.models import Forwarding, Protocol, Scheduler
-
     assert Scheduler.choices == list(choices.SCHEDULER_CHOICES)
     assert Protocol.choices == list(choices.PROTOCOL_CHOICES)
     assert Forwarding.INHERIT == "" and Forwarding.choices == list(choices.FORWARDING_CHOICES)
