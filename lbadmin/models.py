@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
+from virtualservers.formats import validate as rules
+from virtualservers.formats.choices import NETWORK_CHOICES, RSH_COMMAND_CHOICES, SERVICE_CHOICES
 
 
 class NullBlankIPs(models.Model):
@@ -42,17 +44,14 @@ class SingletonModel(NullBlankIPs):
         super().save(*args, **kwargs)
 
 
-class Network(models.TextChoices):
-    NAT = "nat", "NAT"
-    DIRECT = "direct", "Direct routing"
-    TUNNEL = "tunnel", "Tunneling"
+Network = v.text_choices("Network", NETWORK_CHOICES, module=__name__)
 
 
 class ClusterSettings(SingletonModel):
     """Piranha's GLOBAL SETTINGS and the other global keys of lvs.cf."""
 
     serial_no = models.PositiveIntegerField(default=0, editable=False)
-    service = models.CharField(max_length=3, choices=[("lvs", "LVS"), ("fos", "FOS")], default="lvs")
+    service = models.CharField(max_length=3, choices=SERVICE_CHOICES, default="lvs")
     primary = IPAddressField("primary server public IP", blank=True, null=True)
     primary_private = IPAddressField("primary server private IP", blank=True, null=True)
     network = models.CharField("network type", max_length=6, choices=Network.choices, default=Network.NAT)
@@ -62,8 +61,8 @@ class ClusterSettings(SingletonModel):
     tcp_timeout = models.PositiveIntegerField("TCP timeout (s)", default=0, help_text="0 leaves the kernel's value")
     tcpfin_timeout = models.PositiveIntegerField("TCP FIN timeout (s)", default=0, help_text="0 leaves the kernel's value")
     udp_timeout = models.PositiveIntegerField("UDP timeout (s)", default=0, help_text="0 leaves the kernel's value")
-    debug_level = models.CharField(max_length=16, default="NONE", blank=True)
-    rsh_command = models.CharField(max_length=3, choices=[("ssh", "ssh"), ("rsh", "rsh")], default="ssh")
+    debug_level = models.CharField(max_length=16, default="NONE")
+    rsh_command = models.CharField(max_length=3, choices=RSH_COMMAND_CHOICES, default="ssh")
     hard_shutdown = models.BooleanField(default=False)
     active_cmd = models.CharField(max_length=255, blank=True)
     inactive_cmd = models.CharField(max_length=255, blank=True)
@@ -72,19 +71,34 @@ class ClusterSettings(SingletonModel):
     class Meta:
         verbose_name = "global settings"
         verbose_name_plural = "global settings"
+        constraints = [
+            models.CheckConstraint(condition=v.one_of("service", SERVICE_CHOICES), name="cluster_service_known"),
+            models.CheckConstraint(condition=v.one_of("network", NETWORK_CHOICES), name="cluster_network_known"),
+            models.CheckConstraint(condition=v.one_of("rsh_command", RSH_COMMAND_CHOICES), name="cluster_rsh_command_known"),
+            models.CheckConstraint(condition=v.between("serial_no", 0, rules.MAX_SERIAL_NO), name="cluster_serial_no_range"),
+            models.CheckConstraint(condition=v.between("tcp_timeout", 0, rules.MAX_IPVS_TIMEOUT), name="cluster_tcp_timeout_range"),
+            models.CheckConstraint(condition=v.between("tcpfin_timeout", 0, rules.MAX_IPVS_TIMEOUT), name="cluster_tcpfin_timeout_range"),
+            models.CheckConstraint(condition=v.between("udp_timeout", 0, rules.MAX_IPVS_TIMEOUT), name="cluster_udp_timeout_range"),
+        ]
 
     def __str__(self) -> str:
         return "Global settings"
 
     def clean(self):
         errors = {}
+        v.collect(errors, "serial_no", v.serial_no, self.serial_no)
         v.collect(errors, "nat_router_device", v.device, self.nat_router_device)
         if self.nat_nmask:
             family = v.family_of(self.nat_router_ip) if self.nat_router_ip else 4
             v.collect(errors, "nat_nmask", v.netmask, self.nat_nmask, family)
         if self.network == Network.NAT and self.nat_router_device and not self.nat_router_ip:
             errors["nat_router_ip"] = "A NAT router device needs the router's IP."
-        v.collect(errors, "ipvsadm_path", v.absolute_path, self.ipvsadm_path)
+        for field in ("tcp_timeout", "tcpfin_timeout", "udp_timeout"):
+            v.collect(errors, field, v.ipvs_timeout, getattr(self, field))
+        v.collect(errors, "debug_level", v.debug_level, self.debug_level)
+        for field in ("active_cmd", "inactive_cmd"):
+            v.collect(errors, field, v.single_line, getattr(self, field))
+        v.collect(errors, "ipvsadm_path", v.path, self.ipvsadm_path)
         if errors:
             raise ValidationError(errors)
 
@@ -108,8 +122,10 @@ class RedundancySettings(SingletonModel):
         verbose_name = "redundancy settings"
         verbose_name_plural = "redundancy settings"
         constraints = [
-            models.CheckConstraint(condition=models.Q(heartbeat_port__gte=1, heartbeat_port__lte=65535), name="redundancy_heartbeat_port_range"),
-            models.CheckConstraint(condition=models.Q(syncd_id__lte=255), name="redundancy_syncd_id_range"),
+            models.CheckConstraint(condition=v.between("heartbeat_port", 1, rules.MAX_PORT), name="redundancy_heartbeat_port_range"),
+            models.CheckConstraint(condition=v.between("syncd_id", 0, rules.MAX_SYNCD_ID), name="redundancy_syncd_id_range"),
+            models.CheckConstraint(condition=v.between("keepalive", 1, rules.MAX_HEARTBEAT_SECONDS), name="redundancy_keepalive_range"),
+            models.CheckConstraint(condition=v.between("deadtime", 1, rules.MAX_HEARTBEAT_SECONDS), name="redundancy_deadtime_range"),
         ]
 
     def __str__(self) -> str:
@@ -119,9 +135,10 @@ class RedundancySettings(SingletonModel):
         errors = {}
         v.collect(errors, "heartbeat_port", v.port, self.heartbeat_port)
         v.collect(errors, "syncd_iface", v.device, self.syncd_iface)
-        if self.syncd_id is not None and self.syncd_id > 255:
-            errors["syncd_id"] = "The sync daemon id is 0 to 255."
-        if self.keepalive is not None and self.deadtime is not None and self.deadtime <= self.keepalive:
+        v.collect(errors, "syncd_id", v.syncd_id, self.syncd_id)
+        v.collect(errors, "keepalive", v.heartbeat_seconds, self.keepalive)
+        v.collect(errors, "deadtime", v.heartbeat_seconds, self.deadtime)
+        if "deadtime" not in errors and self.keepalive is not None and self.deadtime is not None and self.deadtime <= self.keepalive:
             errors["deadtime"] = "Must be longer than the heartbeat interval."
         if self.backup_active and not self.backup:
             errors["backup"] = "Redundancy needs the backup server's IP."

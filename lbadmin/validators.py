@@ -10,7 +10,10 @@ import ipaddress
 import re
 from typing import Any, Callable
 
+from django.db import models
+
 from virtualservers.formats import validate as rules
+from virtualservers.formats.choices import Choices, values
 
 UNIX_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
@@ -29,6 +32,52 @@ netmask = rules.validate_netmask
 device = rules.validate_device
 scheduler = rules.validate_scheduler
 same_family = rules.validate_same_family
+serial_no = rules.validate_serial_no
+persistence = rules.validate_persistence
+ipvs_timeout = rules.validate_ipvs_timeout
+drain_timeout = rules.validate_drain_timeout
+check_seconds = rules.validate_check_seconds
+slow_start = rules.validate_slow_start
+check_count = rules.validate_check_count
+heartbeat_seconds = rules.validate_heartbeat_seconds
+syncd_id = rules.validate_syncd_id
+single_line = rules.validate_single_line
+text = rules.validate_text
+send_program = rules.validate_send_program
+http_path = rules.validate_http_path
+http_status = rules.validate_http_status
+dns_name = rules.validate_dns_name
+debug_level = rules.validate_debug_level
+path = rules.validate_path
+health_check_problems = rules.health_check_problems
+virtual_server_problems = rules.virtual_server_problems
+
+
+def text_choices(name: str, pairs: Choices, *, module: str, qualname: str | None = None,
+                 member_names: dict[str, str] | None = None) -> type[models.TextChoices]:
+    """A TextChoices enum made from a pure (value, label) list of formats/choices.py, so
+    code reads `Scheduler.WLC` while the list itself is written once. Members are named
+    after their values in capitals unless `member_names` says otherwise."""
+    names = member_names or {}
+    members = [(names.get(value, value.upper()), (value, label)) for value, label in pairs]
+    return models.TextChoices(name, members, module=module, qualname=qualname or name)
+
+
+def one_of(field: str, pairs: Choices) -> models.Q:
+    """The CheckConstraint condition: `field` holds one of the list's values."""
+    return models.Q(**{f"{field}__in": list(values(pairs))})
+
+
+def between(field: str, minimum: int, maximum: int, *, null: bool = False) -> models.Q:
+    """The CheckConstraint condition: minimum <= field <= maximum (or NULL when allowed)."""
+    condition = models.Q(**{f"{field}__gte": minimum, f"{field}__lte": maximum})
+    return models.Q(**{f"{field}__isnull": True}) | condition if null else condition
+
+
+def add_problems(errors: dict, problems: dict[str, str]) -> None:
+    """Record a pure rule's {field: message} where the field has no message yet."""
+    for field, message in problems.items():
+        errors.setdefault(field, _sentence(message))
 
 
 def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *args: Any) -> None:
@@ -38,7 +87,11 @@ def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *arg
     try:
         rule(value, *args)
     except ValueError as exc:
-        errors.setdefault(field, str(exc)[:1].upper() + str(exc)[1:] + ("" if str(exc).endswith(".") else "."))
+        errors.setdefault(field, _sentence(str(exc)))
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

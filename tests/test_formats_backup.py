@@ -91,7 +91,7 @@ def test_it_names_the_path_of_an_invalid_value():
     (lambda d: d["virtual_servers"][1]["real_servers"][0].update(check_port=65536),
      "virtual_servers[1].real_servers[0].check_port: 65536 is not a port number (1 to 65535)"),
     (lambda d: d["virtual_servers"][1]["health_check"].update(slow_start=-5),
-     "virtual_servers[1].health_check.slow_start: -5 is not a whole number of 0 or more"),
+     "virtual_servers[1].health_check.slow_start: -5 is not a slow start time (a whole number of seconds from 0 to 86400)"),
 ])
 def test_it_refuses_the_whole_document_for_one_wrong_part(mutate, message):
     doc = copy.deepcopy(sample())

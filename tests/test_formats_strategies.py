@@ -8,6 +8,7 @@ format's fault, not the generator's.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from hypothesis import given, settings, strategies as st
@@ -31,6 +32,8 @@ netmask4 = st.integers(0, 32).map(lambda p: str(ipaddress.IPv4Network(f"0.0.0.0/
 netmask6 = st.integers(0, 128).map(str)
 ports = st.integers(1, 65535)
 seconds = st.integers(0, 10**6)
+persistence = st.integers(0, v.MAX_IPVS_TIMEOUT)
+drain_seconds = st.integers(0, v.MAX_DRAIN_TIMEOUT)
 positive = st.integers(1, 3600)
 # Any text a send/expect string may hold: control characters, quotes, backslashes.
 free_text = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=30)
@@ -42,6 +45,12 @@ programs = st.builds(
     st.from_regex(r"/[a-z_/]{1,20}", fullmatch=True),
     st.lists(st.sampled_from(["%h", "%p", "-v", "--host=%h", "%h:%p", "--port", "x y"]), max_size=4),
 )
+
+
+def regex_problems(hc: HealthCheckConfig) -> bool:
+    """Whether use_regex would make the check invalid (a pattern that does not compile)."""
+    with_regex = dataclasses.replace(hc, use_regex=True)
+    return bool({"expect", "http_body", "dns_expect"} & set(v.health_check_problems(with_regex)))
 
 
 def optional(strategy, empty=""):
@@ -70,7 +79,7 @@ def health_checks(draw, check_types=v.CHECK_TYPES):
         rise=draw(st.integers(1, 10)),
         fall=draw(st.integers(1, 10)),
         initial_state=draw(st.sampled_from(v.INITIAL_STATES)),
-        slow_start=draw(seconds),
+        slow_start=draw(st.integers(0, v.MAX_CHECK_SECONDS)),
         http_method=draw(st.sampled_from(v.HTTP_METHODS)),
         http_path=draw(st.from_regex(r"/[A-Za-z0-9/._?=&-]{0,20}", fullmatch=True)),
         http_host=draw(one_line),
@@ -84,6 +93,7 @@ def health_checks(draw, check_types=v.CHECK_TYPES):
     )
     if check_type == "send_expect" and not hc.send and not hc.expect:
         hc.expect = "OK"
+    hc.use_regex = hc.use_regex and not regex_problems(hc)
     return hc
 
 
@@ -109,6 +119,8 @@ def virtual_servers(draw, name: str):
     mask = netmask4 if family == 4 else netmask6
     sorry = draw(optional(address))
     rs_names = draw(st.lists(names, max_size=3, unique=True))
+    protocol = draw(st.sampled_from(v.PROTOCOLS))
+    persistent = draw(persistence)
     return VirtualServerConfig(
         name=name,
         address=draw(address),
@@ -116,17 +128,18 @@ def virtual_servers(draw, name: str):
         vip_nmask=draw(optional(mask)),
         device=draw(optional(devices)),
         port=draw(ports),
-        protocol=draw(st.sampled_from(v.PROTOCOLS)),
-        fwmark=draw(st.one_of(st.none(), st.integers(1, v.MAX_FWMARK))),
+        protocol=protocol,
+        # Firewall marks carry TCP and UDP only.
+        fwmark=draw(st.one_of(st.none(), st.integers(1, v.MAX_FWMARK))) if protocol != "sctp" else None,
         scheduler=draw(st.sampled_from(v.SCHEDULERS)),
-        persistent=draw(seconds),
-        pmask=draw(optional(mask)),
+        persistent=persistent,
+        pmask=draw(optional(mask)) if persistent else "",
         forwarding=draw(st.sampled_from(v.FORWARDINGS)),
         sorry_server=sorry,
         sorry_port=draw(st.one_of(st.none(), ports)) if sorry else None,
         quiesce_server=draw(st.booleans()),
         load_monitor=draw(st.sampled_from(v.LOAD_MONITORS)),
-        drain_timeout=draw(seconds),
+        drain_timeout=draw(drain_seconds),
         directors=sorted(draw(st.lists(names, max_size=3, unique=True))),
         real_servers=[draw(real_servers(family, n)) for n in rs_names],
         health_check=draw(health_checks()),
@@ -143,9 +156,9 @@ clusters = st.builds(
     nat_router_ip=optional(ipv4),
     nat_router_device=optional(devices),
     nat_nmask=optional(netmask4),
-    tcp_timeout=seconds,
-    tcpfin_timeout=seconds,
-    udp_timeout=seconds,
+    tcp_timeout=persistence,
+    tcpfin_timeout=persistence,
+    udp_timeout=persistence,
     debug_level=st.sampled_from(["NONE", "0", "1", "2"]),
     rsh_command=st.sampled_from(v.RSH_COMMANDS),
     hard_shutdown=st.booleans(),
@@ -200,14 +213,24 @@ def lvscf_health_checks(draw):
         if not hc.send and not hc.expect:
             hc.send = "\r\n"
     elif check_type == "program":
-        hc.send_program = draw(st.one_of(programs, one_line.filter(lambda s: s.strip())))
+        hc.send_program = draw(st.one_of(programs, one_line.filter(lambda s: s.strip() and splits(s))))
         hc.send, hc.expect = draw(free_text), draw(free_text)
+    hc.use_regex = hc.use_regex and not regex_problems(hc)
     return hc
+
+
+def splits(command: str) -> bool:
+    try:
+        v.validate_send_program(command)
+    except ValueError:
+        return False
+    return True
 
 
 @st.composite
 def lvscf_virtual_servers(draw, name: str):
     rs_names = draw(st.lists(names, max_size=3, unique=True))
+    persistent = draw(persistence)
     return VirtualServerConfig(
         name=name,
         address=draw(ipv4),
@@ -218,8 +241,8 @@ def lvscf_virtual_servers(draw, name: str):
         protocol=draw(st.sampled_from(["tcp", "udp"])),
         fwmark=draw(st.one_of(st.none(), st.integers(1, v.MAX_FWMARK))),
         scheduler=draw(st.sampled_from(v.SCHEDULERS)),
-        persistent=draw(seconds),
-        pmask=draw(optional(netmask4)),
+        persistent=persistent,
+        pmask=draw(optional(netmask4)) if persistent else "",
         sorry_server=draw(optional(ipv4)),
         quiesce_server=draw(st.booleans()),
         real_servers=[

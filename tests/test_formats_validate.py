@@ -205,7 +205,7 @@ def test_it_refuses_bad_check_targets_slow_starts_and_director_lists_with_their_
         "virtual_servers[0].real_servers[0].check_port: 0 is not a port number (1 to 65535)",
         "virtual_servers[0].real_servers[1].check_address: None is not text",
         "virtual_servers[0].real_servers[1].check_port: '80' is not a whole number",
-        "virtual_servers[0].health_check.slow_start: -1 is not a whole number of 0 or more",
+        "virtual_servers[0].health_check.slow_start: -1 is not a slow start time (a whole number of seconds from 0 to 86400)",
         "virtual_servers[1].directors: director 'bad name' is not a valid name (1 to 64 characters: letters, digits, "
         "'_', '.', '-', starting with a letter or digit)",
         "virtual_servers[2].directors: 'lab' is not a list of names",

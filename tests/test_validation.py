@@ -133,11 +133,11 @@ CHECK_CASES = [
     ("send_program", {"check_type": "program", "send_program": ""}, "needs the program"),
     ("send_program", {"check_type": "program", "send_program": "/bin/check 'unclosed"}, "Cannot split"),
     ("expect", {"check_type": "send_expect", "use_regex": "on", "expect": "(unclosed"}, "regular expression"),
-    ("http_status", {"check_type": "http", "http_status": "2xx"}, "codes and ranges"),
-    ("http_path", {"check_type": "http", "http_path": "owa"}, "starts with '/'"),
-    ("interval", {"interval": "0"}, "at least 1"),
+    ("http_status", {"check_type": "http", "http_status": "2xx"}, "not an HTTP status code or range"),
+    ("http_path", {"check_type": "http", "http_path": "owa"}, "must start with '/'"),
+    ("interval", {"interval": "0"}, "from 1 to 86400"),
     ("timeout", {"timeout": "-1"}, "greater than or equal to 0"),
-    ("rise", {"rise": "0"}, "at least 1"),
+    ("rise", {"rise": "0"}, "from 1 to 10000"),
     ("dns_name", {"check_type": "dns", "dns_name": ""}, "name to query"),
 ]
 

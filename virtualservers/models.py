@@ -5,39 +5,26 @@ from django.utils import timezone
 
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
-from lbadmin.models import ClusterSettings, Director, Network, NullBlankIPs
+from lbadmin.models import ClusterSettings, Director, NullBlankIPs
+from virtualservers.formats import validate as rules
+from virtualservers.formats.choices import (
+    ADMIN_STATE_CHOICES,
+    CHECK_TYPE_CHOICES,
+    DNS_TYPE_CHOICES,
+    FORWARDING_CHOICES,
+    HTTP_METHOD_CHOICES,
+    INITIAL_STATE_CHOICES,
+    LOAD_MONITOR_CHOICES,
+    PROTOCOL_CHOICES,
+    SCHEDULER_CHOICES,
+)
 
 NAME_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
-
-class Protocol(models.TextChoices):
-    TCP = "tcp", "TCP"
-    UDP = "udp", "UDP"
-    SCTP = "sctp", "SCTP"
-
-
-class Scheduler(models.TextChoices):
-    RR = "rr", "Round robin (rr)"
-    WRR = "wrr", "Weighted round robin (wrr)"
-    LC = "lc", "Least connections (lc)"
-    WLC = "wlc", "Weighted least connections (wlc)"
-    LBLC = "lblc", "Locality-based least connections (lblc)"
-    LBLCR = "lblcr", "Locality-based least connections with replication (lblcr)"
-    DH = "dh", "Destination hashing (dh)"
-    SH = "sh", "Source hashing (sh)"
-    SED = "sed", "Shortest expected delay (sed)"
-    NQ = "nq", "Never queue (nq)"
-    MH = "mh", "Maglev hashing (mh)"
-    FO = "fo", "Weighted failover (fo)"
-    OVF = "ovf", "Weighted overflow (ovf)"
-    TWOS = "twos", "Weighted random twos choice (twos)"
-
-
-class Forwarding(models.TextChoices):
-    INHERIT = "", "Inherit"
-    NAT = Network.NAT.value, "NAT (masquerading)"
-    DIRECT = Network.DIRECT.value, "Direct routing"
-    TUNNEL = Network.TUNNEL.value, "Tunneling"
+# The lists and their labels live in formats/choices.py, with the importers' rules.
+Protocol = v.text_choices("Protocol", PROTOCOL_CHOICES, module=__name__)
+Scheduler = v.text_choices("Scheduler", SCHEDULER_CHOICES, module=__name__)
+Forwarding = v.text_choices("Forwarding", FORWARDING_CHOICES, module=__name__, member_names={"": "INHERIT"})
 
 
 class VirtualServer(NullBlankIPs):
@@ -56,11 +43,7 @@ class VirtualServer(NullBlankIPs):
     sorry_server = IPAddressField(blank=True, null=True)
     sorry_port = models.PositiveIntegerField(blank=True, null=True)
     quiesce_server = models.BooleanField(default=False, help_text="On failure set weight 0 instead of removing")
-    load_monitor = models.CharField(
-        max_length=8,
-        choices=[("none", "none"), ("rup", "rup"), ("ruptime", "ruptime"), ("uptime", "uptime")],
-        default="none",
-    )
+    load_monitor = models.CharField(max_length=8, choices=LOAD_MONITOR_CHOICES, default="none")
     drain_timeout = models.PositiveIntegerField("drain timeout (s)", default=300)
     directors = models.ManyToManyField(Director, blank=True, related_name="virtual_servers", help_text="None selected: every enabled director")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -70,11 +53,15 @@ class VirtualServer(NullBlankIPs):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=models.Q(name__regex=NAME_REGEX), name="vs_name_charset"),
-            models.CheckConstraint(condition=models.Q(port__gte=1, port__lte=65535), name="vs_port_range"),
-            models.CheckConstraint(condition=models.Q(sorry_port__isnull=True) | models.Q(sorry_port__gte=1, sorry_port__lte=65535), name="vs_sorry_port_range"),
-            models.CheckConstraint(condition=models.Q(fwmark__isnull=True) | models.Q(fwmark__gte=1, fwmark__lte=4294967295), name="vs_fwmark_range"),
-            models.CheckConstraint(condition=models.Q(scheduler__in=[c.value for c in Scheduler]), name="vs_scheduler_known"),
-            models.CheckConstraint(condition=models.Q(protocol__in=[c.value for c in Protocol]), name="vs_protocol_known"),
+            models.CheckConstraint(condition=v.between("port", 1, rules.MAX_PORT), name="vs_port_range"),
+            models.CheckConstraint(condition=v.between("sorry_port", 1, rules.MAX_PORT, null=True), name="vs_sorry_port_range"),
+            models.CheckConstraint(condition=v.between("fwmark", 1, rules.MAX_FWMARK, null=True), name="vs_fwmark_range"),
+            models.CheckConstraint(condition=v.one_of("scheduler", SCHEDULER_CHOICES), name="vs_scheduler_known"),
+            models.CheckConstraint(condition=v.one_of("protocol", PROTOCOL_CHOICES), name="vs_protocol_known"),
+            models.CheckConstraint(condition=v.one_of("forwarding", FORWARDING_CHOICES), name="vs_forwarding_known"),
+            models.CheckConstraint(condition=v.one_of("load_monitor", LOAD_MONITOR_CHOICES), name="vs_load_monitor_known"),
+            models.CheckConstraint(condition=v.between("persistent", 0, rules.MAX_IPVS_TIMEOUT), name="vs_persistent_range"),
+            models.CheckConstraint(condition=v.between("drain_timeout", 0, rules.MAX_DRAIN_TIMEOUT), name="vs_drain_timeout_range"),
             models.UniqueConstraint(fields=["protocol", "address", "port"], condition=models.Q(fwmark__isnull=True), name="vs_unique_service"),
             models.UniqueConstraint(fields=["fwmark"], condition=models.Q(fwmark__isnull=False), name="vs_unique_fwmark"),
         ]
@@ -104,6 +91,8 @@ class VirtualServer(NullBlankIPs):
         v.collect(errors, "device", v.device, self.device)
         v.collect(errors, "scheduler", v.scheduler, self.scheduler)
         v.collect(errors, "sorry_port", v.port, self.sorry_port)
+        v.collect(errors, "persistent", v.persistence, self.persistent)
+        v.collect(errors, "drain_timeout", v.drain_timeout, self.drain_timeout)
         family = None
         if self.address:
             try:
@@ -122,12 +111,7 @@ class VirtualServer(NullBlankIPs):
                     except ValueError:
                         errors["address"] = f"Real server {rs.name} ({rs.address}) is IPv{rs.family}: the VIP must be of the same family."
                         break
-        if self.pmask and not self.persistent:
-            errors.setdefault("pmask", "A persistence netmask needs a persistence timeout.")
-        if self.sorry_port and not self.sorry_server:
-            errors.setdefault("sorry_port", "Set the sorry server's address too.")
-        if self.fwmark and self.protocol == Protocol.SCTP:
-            errors.setdefault("fwmark", "Firewall-mark services carry TCP and UDP; SCTP is not supported with marks.")
+        v.add_problems(errors, v.virtual_server_problems(self))
         if "name" not in errors and self.name:
             clash = VirtualServer.objects.filter(name=self.name).exclude(pk=self.pk)
             if clash.exists():
@@ -165,10 +149,7 @@ class VirtualServer(NullBlankIPs):
 
 
 class RealServer(NullBlankIPs):
-    class AdminState(models.TextChoices):
-        ENABLED = "enabled", "Enabled"
-        DISABLED = "disabled", "Disabled"
-        DRAINING = "draining", "Draining"
+    AdminState = v.text_choices("AdminState", ADMIN_STATE_CHOICES, module=__name__, qualname="RealServer.AdminState")
 
     class Health(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -202,10 +183,11 @@ class RealServer(NullBlankIPs):
         ordering = ["virtual_server", "name"]
         constraints = [
             models.CheckConstraint(condition=models.Q(name__regex=NAME_REGEX), name="rs_name_charset"),
-            models.CheckConstraint(condition=models.Q(port__isnull=True) | models.Q(port__gte=1, port__lte=65535), name="rs_port_range"),
-            models.CheckConstraint(condition=models.Q(weight__gte=0, weight__lte=65535), name="rs_weight_range"),
-            models.CheckConstraint(condition=models.Q(check_port__isnull=True) | models.Q(check_port__gte=1, check_port__lte=65535), name="rs_check_port_range"),
-            models.CheckConstraint(condition=models.Q(admin_state__in=["enabled", "disabled", "draining"]), name="rs_admin_state_known"),
+            models.CheckConstraint(condition=v.between("port", 1, rules.MAX_PORT, null=True), name="rs_port_range"),
+            models.CheckConstraint(condition=v.between("weight", 0, rules.MAX_WEIGHT), name="rs_weight_range"),
+            models.CheckConstraint(condition=v.between("check_port", 1, rules.MAX_PORT, null=True), name="rs_check_port_range"),
+            models.CheckConstraint(condition=v.one_of("admin_state", ADMIN_STATE_CHOICES), name="rs_admin_state_known"),
+            models.CheckConstraint(condition=v.one_of("forwarding", FORWARDING_CHOICES), name="rs_forwarding_known"),
             models.UniqueConstraint(fields=["virtual_server", "name"], name="rs_unique_name"),
             models.UniqueConstraint(fields=["virtual_server", "address", "port"], name="rs_unique_endpoint"),
         ]
@@ -275,16 +257,7 @@ class RealServer(NullBlankIPs):
 
 
 class HealthCheck(models.Model):
-    class CheckType(models.TextChoices):
-        TCP = "tcp", "TCP connect"
-        SEND_EXPECT = "send_expect", "Send / expect over TCP"
-        UDP = "udp", "Send / expect over UDP"
-        HTTP = "http", "HTTP"
-        HTTPS = "https", "HTTPS"
-        PROGRAM = "program", "External program"
-        DNS = "dns", "DNS query"
-        ICMP = "icmp", "ICMP echo (ping)"
-        NONE = "none", "None (always up)"
+    CheckType = v.text_choices("CheckType", CHECK_TYPE_CHOICES, module=__name__, qualname="HealthCheck.CheckType")
 
     virtual_server = models.OneToOneField(VirtualServer, on_delete=models.CASCADE, related_name="health_check")
     check_type = models.CharField(max_length=11, choices=CheckType.choices, default=CheckType.TCP)
@@ -296,9 +269,9 @@ class HealthCheck(models.Model):
     timeout = models.PositiveIntegerField("timeout (s)", default=6)
     rise = models.PositiveIntegerField(default=2, help_text="Successes in a row to come back (Piranha's re-entry)")
     fall = models.PositiveIntegerField(default=3, help_text="Failures in a row to be taken out")
-    initial_state = models.CharField(max_length=4, choices=[("up", "Up"), ("down", "Down")], default="up")
+    initial_state = models.CharField(max_length=4, choices=INITIAL_STATE_CHOICES, default="up")
     slow_start = models.PositiveIntegerField("slow start (s)", default=0, help_text="Ramp back to full weight over this time; 0 = at once")
-    http_method = models.CharField(max_length=7, default="GET", choices=[(m, m) for m in ("GET", "HEAD", "POST", "OPTIONS")])
+    http_method = models.CharField(max_length=7, default="GET", choices=HTTP_METHOD_CHOICES)
     http_path = models.CharField(max_length=1024, default="/")
     http_host = models.CharField("Host header", max_length=253, blank=True)
     http_status = models.CharField("accepted status codes", max_length=64, default="200-399")
@@ -306,52 +279,44 @@ class HealthCheck(models.Model):
     verify_tls = models.BooleanField("verify certificate", default=True)
     sni = models.CharField("SNI name", max_length=253, blank=True)
     dns_name = models.CharField(max_length=253, blank=True)
-    dns_type = models.CharField(max_length=5, default="A", choices=[(t, t) for t in ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")])
+    dns_type = models.CharField(max_length=5, default="A", choices=DNS_TYPE_CHOICES)
     dns_expect = models.CharField(max_length=253, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(interval__gte=1), name="hc_interval_positive"),
-            models.CheckConstraint(condition=models.Q(timeout__gte=1), name="hc_timeout_positive"),
-            models.CheckConstraint(condition=models.Q(rise__gte=1), name="hc_rise_positive"),
-            models.CheckConstraint(condition=models.Q(fall__gte=1), name="hc_fall_positive"),
+            models.CheckConstraint(condition=v.one_of("check_type", CHECK_TYPE_CHOICES), name="hc_check_type_known"),
+            models.CheckConstraint(condition=v.one_of("initial_state", INITIAL_STATE_CHOICES), name="hc_initial_state_known"),
+            models.CheckConstraint(condition=v.one_of("http_method", HTTP_METHOD_CHOICES), name="hc_http_method_known"),
+            models.CheckConstraint(condition=v.one_of("dns_type", DNS_TYPE_CHOICES), name="hc_dns_type_known"),
+            models.CheckConstraint(condition=v.between("interval", 1, rules.MAX_CHECK_SECONDS), name="hc_interval_range"),
+            models.CheckConstraint(condition=v.between("timeout", 1, rules.MAX_CHECK_SECONDS), name="hc_timeout_range"),
+            models.CheckConstraint(condition=v.between("rise", 1, rules.MAX_CHECK_COUNT), name="hc_rise_range"),
+            models.CheckConstraint(condition=v.between("fall", 1, rules.MAX_CHECK_COUNT), name="hc_fall_range"),
+            models.CheckConstraint(condition=v.between("slow_start", 0, rules.MAX_CHECK_SECONDS), name="hc_slow_start_range"),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_check_type_display()} check of {self.virtual_server}"
 
     def clean(self):
-        import re
-
+        # The same rules as the importers and the backup loader (formats/validate.py),
+        # for every field whatever the check type: a backup carries them all.
         errors: dict[str, str] = {}
-        for field in ("interval", "timeout", "rise", "fall"):
-            value = getattr(self, field)
-            if value is not None and value < 1:
-                errors[field] = "Must be at least 1."
-        if self.check_type == self.CheckType.PROGRAM and not self.send_program.strip():
-            errors["send_program"] = "An external-program check needs the program to run."
-        if self.send_program:
-            import shlex
-
-            try:
-                shlex.split(self.send_program)
-            except ValueError as exc:
-                errors["send_program"] = f"Cannot split the command line: {exc}."
-        if self.use_regex:
-            for field in ("expect", "http_body"):
-                try:
-                    re.compile(getattr(self, field))
-                except re.error as exc:
-                    errors[field] = f"Not a valid regular expression: {exc}."
-        if self.check_type in (self.CheckType.HTTP, self.CheckType.HTTPS):
-            if not self.http_path.startswith("/"):
-                errors["http_path"] = "The path starts with '/'."
-            if not re.fullmatch(r"\s*\d{3}(\s*-\s*\d{3})?(\s*,\s*\d{3}(\s*-\s*\d{3})?)*\s*", self.http_status or ""):
-                errors["http_status"] = "Write codes and ranges, e.g. 200-399 or 200,301-302."
-        if self.check_type == self.CheckType.DNS and not self.dns_name:
-            errors["dns_name"] = "A DNS check needs the name to query."
-        if self.check_type == self.CheckType.UDP and not self.send:
-            errors["send"] = "A UDP check needs something to send."
+        for field in ("interval", "timeout"):
+            v.collect(errors, field, v.check_seconds, getattr(self, field))
+        for field in ("rise", "fall"):
+            v.collect(errors, field, v.check_count, getattr(self, field))
+        v.collect(errors, "slow_start", v.slow_start, self.slow_start)
+        v.collect(errors, "send_program", v.send_program, self.send_program)
+        # send, expect and the body may hold control characters (\r\n); the others are one line.
+        for field in ("send", "expect", "http_body"):
+            v.collect(errors, field, v.text, getattr(self, field))
+        for field in ("http_host", "sni", "dns_expect"):
+            v.collect(errors, field, v.single_line, getattr(self, field))
+        v.collect(errors, "http_path", v.http_path, self.http_path)
+        v.collect(errors, "http_status", v.http_status, self.http_status)
+        v.collect(errors, "dns_name", v.dns_name, self.dns_name)
+        v.add_problems(errors, v.health_check_problems(self))
         if errors:
             raise ValidationError(errors)
 

@@ -102,20 +102,26 @@ def regex_search(pattern: str, data: bytes) -> bool:
     return compiled_regex(pattern).search(data) is not None
 
 
+# The accepted-status syntax is virtualservers.formats.validate.validate_http_status's:
+# items split on ',', each stripped, three ASCII digits or two joined by '-', 100 to 599.
+# This package imports nothing from the apps; tests/test_rules_single_source.py proves
+# that both accept exactly the same lists.
+_STATUS_ITEM_RE = re.compile(r"([0-9]{3})(?:-([0-9]{3}))?")
+
+
 def parse_status_codes(text: str) -> tuple[tuple[int, int], ...]:
     """'200-399' or '200,301-302' -> ((200, 399),) or ((200, 200), (301, 302)).
 
     Raises ValueError with a message fit for a form field."""
     ranges: list[tuple[int, int]] = []
-    for part in text.replace(" ", "").split(","):
+    for part in (item.strip() for item in text.split(",")):
         if not part:
             raise ValueError(f"empty item in status list {text!r}")
-        low_text, dash, high_text = part.partition("-")
-        try:
-            low = int(low_text)
-            high = int(high_text) if dash else low
-        except ValueError:
-            raise ValueError(f"{part!r} is not a status code or range like 200-399") from None
+        match = _STATUS_ITEM_RE.fullmatch(part)
+        if not match:
+            raise ValueError(f"{part!r} is not a status code or range like 200-399")
+        low = int(match.group(1))
+        high = int(match.group(2) or match.group(1))
         if not (100 <= low <= 599 and 100 <= high <= 599):
             raise ValueError(f"status {part!r} is outside 100-599")
         if low > high:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+# The check types of virtualservers/formats/choices.py CHECK_TYPE_CHOICES, which this
+# package must not import; tests/test_rules_single_source.py proves the two equal.
 CHECK_TYPES = ("tcp", "send_expect", "udp", "http", "https", "program", "dns", "icmp", "none")
 
 

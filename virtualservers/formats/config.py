@@ -210,18 +210,18 @@ def _type_problem(value, annotation: str) -> str | None:
 Checker = Callable[[object], object]
 
 CLUSTER_CHECKS: dict[str, Checker] = {
-    "serial_no": v.validate_non_negative,
+    "serial_no": v.validate_serial_no,
     "service": lambda x: v.validate_choice(x, v.SERVICES, "service"),
     "primary": v.validate_optional_ip,
     "primary_private": v.validate_optional_ip,
     "network": v.validate_network,
     "nat_router_ip": v.validate_optional_ip,
     "nat_router_device": v.validate_device,
-    "nat_nmask": lambda x: v.validate_netmask(x, 4),
-    "tcp_timeout": v.validate_non_negative,
-    "tcpfin_timeout": v.validate_non_negative,
-    "udp_timeout": v.validate_non_negative,
-    "debug_level": lambda x: _non_empty(v.validate_single_line(x)),
+    # nat_nmask: checked with the router's address family in _check_cluster.
+    "tcp_timeout": v.validate_ipvs_timeout,
+    "tcpfin_timeout": v.validate_ipvs_timeout,
+    "udp_timeout": v.validate_ipvs_timeout,
+    "debug_level": v.validate_debug_level,
     "rsh_command": lambda x: v.validate_choice(x, v.RSH_COMMANDS, "remote shell"),
     "active_cmd": v.validate_single_line,
     "inactive_cmd": v.validate_single_line,
@@ -232,10 +232,10 @@ REDUNDANCY_CHECKS: dict[str, Checker] = {
     "backup": v.validate_optional_ip,
     "backup_private": v.validate_optional_ip,
     "heartbeat_port": v.validate_port,
-    "keepalive": v.validate_positive,
-    "deadtime": v.validate_positive,
+    "keepalive": v.validate_heartbeat_seconds,
+    "deadtime": v.validate_heartbeat_seconds,
     "syncd_iface": v.validate_device,
-    "syncd_id": lambda x: v.validate_int(x, 0, 255),
+    "syncd_id": v.validate_syncd_id,
 }
 
 VIRTUAL_CHECKS: dict[str, Checker] = {
@@ -246,12 +246,12 @@ VIRTUAL_CHECKS: dict[str, Checker] = {
     "protocol": v.validate_protocol,
     "fwmark": v.validate_fwmark,
     "scheduler": v.validate_scheduler,
-    "persistent": v.validate_non_negative,
+    "persistent": v.validate_persistence,
     "forwarding": v.validate_forwarding,
     "sorry_server": v.validate_optional_ip,
     "sorry_port": v.validate_optional_port,
     "load_monitor": lambda x: v.validate_choice(x, v.LOAD_MONITORS, "load monitor"),
-    "drain_timeout": v.validate_non_negative,
+    "drain_timeout": v.validate_drain_timeout,
     "directors": v.validate_director_names,
 }
 
@@ -268,15 +268,15 @@ REAL_CHECKS: dict[str, Checker] = {
 
 CHECK_CHECKS: dict[str, Checker] = {
     "check_type": lambda x: v.validate_choice(x, v.CHECK_TYPES, "check type"),
-    "send_program": v.validate_single_line,
+    "send_program": v.validate_send_program,
     "send": v.validate_text,
     "expect": v.validate_text,
-    "interval": v.validate_positive,
-    "timeout": v.validate_positive,
-    "rise": v.validate_positive,
-    "fall": v.validate_positive,
+    "interval": v.validate_check_seconds,
+    "timeout": v.validate_check_seconds,
+    "rise": v.validate_check_count,
+    "fall": v.validate_check_count,
     "initial_state": lambda x: v.validate_choice(x, v.INITIAL_STATES, "initial state"),
-    "slow_start": v.validate_non_negative,
+    "slow_start": v.validate_slow_start,
     "http_method": lambda x: v.validate_choice(x, v.HTTP_METHODS, "HTTP method"),
     "http_path": v.validate_http_path,
     "http_host": v.validate_single_line,
@@ -287,12 +287,6 @@ CHECK_CHECKS: dict[str, Checker] = {
     "dns_type": v.validate_dns_type,
     "dns_expect": v.validate_single_line,
 }
-
-
-def _non_empty(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
 
 
 def _check_fields(obj, checks: dict[str, Checker], path: Path) -> Iterator[Problem]:
@@ -321,28 +315,41 @@ def _family(address) -> int | None:
 
 
 def _check_health(hc: HealthCheckConfig, path: Path) -> Iterator[Problem]:
-    yield from _check_fields(hc, CHECK_CHECKS, path)
-    if hc.check_type == "send_expect" and not hc.send and not hc.expect:
-        yield Problem(path + ("send",), "a send/expect check needs a send string, an expect string or both")
-    if hc.check_type == "program" and not hc.send_program.strip():
-        yield Problem(path + ("send_program",), "a program check needs a program to run")
-    if hc.check_type == "dns" and not hc.dns_name:
-        yield Problem(path + ("dns_name",), "a DNS check needs a name to query")
+    problems = list(_check_fields(hc, CHECK_CHECKS, path))
+    yield from problems
+    if not problems:
+        for name, message in v.health_check_problems(hc).items():
+            yield Problem(path + (name,), message)
+
+
+def _check_cluster(cluster: ClusterConfig, path: Path) -> Iterator[Problem]:
+    problems = list(_check_fields(cluster, CLUSTER_CHECKS, path))
+    yield from problems
+    router = cluster.nat_router_ip if isinstance(cluster.nat_router_ip, str) else ""
+    family = _family(router) if router else 4
+    if family is not None and isinstance(cluster.nat_nmask, str):
+        try:
+            v.validate_netmask(cluster.nat_nmask, family)
+        except ValueError as exc:
+            yield Problem(path + ("nat_nmask",), str(exc))
 
 
 def _check_virtual(vs: VirtualServerConfig, path: Path) -> Iterator[Problem]:
-    yield from _check_fields(vs, VIRTUAL_CHECKS, path)
+    problems = list(_check_fields(vs, VIRTUAL_CHECKS, path))
     family = _family(vs.address)
     if family is not None:
         for name in ("vip_nmask", "pmask"):
             try:
                 v.validate_netmask(getattr(vs, name), family)
             except ValueError as exc:
-                yield Problem(path + (name,), str(exc))
+                problems.append(Problem(path + (name,), str(exc)))
         if vs.sorry_server and _family(vs.sorry_server) not in (None, family):
-            yield Problem(path + ("sorry_server",), f"sorry server {vs.sorry_server} is not IPv{family} like the virtual server address")
-    if vs.sorry_port is not None and not vs.sorry_server:
-        yield Problem(path + ("sorry_port",), "a sorry port needs a sorry server")
+            problems.append(Problem(path + ("sorry_server",), f"sorry server {vs.sorry_server} is not IPv{family} like the virtual server address"))
+    yield from problems
+    seen_paths = {problem.path for problem in problems}  # one problem per field
+    for name, message in v.virtual_server_problems(vs).items():
+        if path + (name,) not in seen_paths:
+            yield Problem(path + (name,), message)
     if not isinstance(vs.real_servers, list):
         yield Problem(path + ("real_servers",), "must be a list")
         return
@@ -364,7 +371,7 @@ def _check_virtual(vs: VirtualServerConfig, path: Path) -> Iterator[Problem]:
 
 def config_problems(config: Config) -> list[Problem]:
     """Every problem in a configuration, each with the path of the field at fault."""
-    problems = list(_check_fields(config.cluster, CLUSTER_CHECKS, ("cluster",)))
+    problems = list(_check_cluster(config.cluster, ("cluster",)))
     problems += _check_fields(config.redundancy, REDUNDANCY_CHECKS, ("redundancy",))
     seen: set[str] = set()
     for index, vs in enumerate(config.virtual_servers):

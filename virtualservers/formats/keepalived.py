@@ -315,7 +315,7 @@ class _Reader:
                 if vs.forwarding == "nat":
                     vs.forwarding = ""  # the parsed cluster network is nat
             elif kw == "persistence_timeout":
-                vs.persistent = self.value(child, v.validate_non_negative) if child.args else KA_PERSISTENCE_TIMEOUT
+                vs.persistent = self.value(child, v.validate_persistence) if child.args else KA_PERSISTENCE_TIMEOUT
             elif kw == "persistence_granularity":
                 vs.pmask = self.arg(child)
             elif kw == "protocol":
@@ -466,7 +466,7 @@ class _Reader:
             elif kw == "misc_path" and kind == "MISC_CHECK":
                 hc.send_program = self.unsubstitute(self.arg(child), rs.address, rs_port)
             elif kw == "misc_timeout" and kind == "MISC_CHECK":
-                misc_timeout = self.value(child, v.validate_positive)
+                misc_timeout = self.value(child, v.validate_check_seconds)
             elif kw == "enable_sni" and kind == "SSL_GET":
                 sni_enabled = True
             elif kw == "sni_name" and kind == "SSL_GET":

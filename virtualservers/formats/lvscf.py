@@ -47,6 +47,9 @@ WELL_KNOWN_PORTS = {
     "mysql": 3306, "ms-wbt-server": 3389, "postgresql": 5432, "http-alt": 8080,
 }
 
+# lvs.cf (nanny) knows no SCTP: the protocols it can carry, in the order of v.PROTOCOLS.
+LVSCF_PROTOCOLS = tuple(p for p in v.PROTOCOLS if p != "sctp")
+
 _BLANK = "[ \t\r\f\v]"
 _BLOCK_RE = re.compile(rf"(virtual|server){_BLANK}+([^ \t\r\f\v{{]+){_BLANK}*(\{{)?")
 _KEY_RE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}*={_BLANK}*(.*)", re.DOTALL)
@@ -210,16 +213,16 @@ def _device(raw: str) -> str:
 
 # Global keys: lvs.cf key -> (section, field, converter)
 GLOBAL_KEYS: dict[str, tuple[str, str, Callable]] = {
-    "serial_no": ("cluster", "serial_no", _int(v.validate_non_negative)),
+    "serial_no": ("cluster", "serial_no", _int(v.validate_serial_no)),
     "service": ("cluster", "service", _choice(v.SERVICES, "service")),
     "primary": ("cluster", "primary", _optional_ipv4),
     "primary_private": ("cluster", "primary_private", _optional_ipv4),
     "network": ("cluster", "network", _choice(v.NETWORKS, "network type")),
     "nat_router": ("cluster", "nat_router", _address_and_device),
     "nat_nmask": ("cluster", "nat_nmask", _netmask4),
-    "tcp_timeout": ("cluster", "tcp_timeout", _int(v.validate_non_negative)),
-    "tcpfin_timeout": ("cluster", "tcpfin_timeout", _int(v.validate_non_negative)),
-    "udp_timeout": ("cluster", "udp_timeout", _int(v.validate_non_negative)),
+    "tcp_timeout": ("cluster", "tcp_timeout", _int(v.validate_ipvs_timeout)),
+    "tcpfin_timeout": ("cluster", "tcpfin_timeout", _int(v.validate_ipvs_timeout)),
+    "udp_timeout": ("cluster", "udp_timeout", _int(v.validate_ipvs_timeout)),
     "debug_level": ("cluster", "debug_level", _one_word),
     "rsh_command": ("cluster", "rsh_command", _choice(v.RSH_COMMANDS, "remote shell")),
     "hard_shutdown": ("cluster", "hard_shutdown", _bool),
@@ -231,12 +234,12 @@ GLOBAL_KEYS: dict[str, tuple[str, str, Callable]] = {
     "backup_private": ("redundancy", "backup_private", _optional_ipv4),
     "heartbeat": ("redundancy", "heartbeat", _bool),
     "heartbeat_port": ("redundancy", "heartbeat_port", _int(v.validate_port)),
-    "keepalive": ("redundancy", "keepalive", _int(v.validate_positive)),
-    "deadtime": ("redundancy", "deadtime", _int(v.validate_positive)),
+    "keepalive": ("redundancy", "keepalive", _int(v.validate_heartbeat_seconds)),
+    "deadtime": ("redundancy", "deadtime", _int(v.validate_heartbeat_seconds)),
     "monitor_links": ("redundancy", "monitor_links", _bool),
     "syncdaemon": ("redundancy", "syncdaemon", _bool),
     "syncd_iface": ("redundancy", "syncd_iface", _device),
-    "syncd_id": ("redundancy", "syncd_id", _int(lambda x: v.validate_int(x, 0, 255))),
+    "syncd_id": ("redundancy", "syncd_id", _int(v.validate_syncd_id)),
 }
 
 # Virtual keys: lvs.cf key -> converter. Health-check keys are gathered separately.
@@ -245,10 +248,10 @@ VIRTUAL_KEYS: dict[str, Callable] = {
     "vip_nmask": _netmask4,
     "active": _bool,
     "port": lambda raw: service_port(_one_word(raw)),
-    "protocol": _choice(("tcp", "udp"), "protocol"),
+    "protocol": _choice(LVSCF_PROTOCOLS, "protocol"),
     "fwmark": _int(v.validate_fwmark),
     "scheduler": _choice(v.SCHEDULERS, "scheduler"),
-    "persistent": _int(v.validate_non_negative),
+    "persistent": _int(v.validate_persistence),
     "pmask": _netmask4,
     "load_monitor": _choice(v.LOAD_MONITORS, "load monitor"),
     "quiesce_server": _bool,
@@ -258,7 +261,7 @@ VIRTUAL_KEYS: dict[str, Callable] = {
     "expect": _string,
     "use_regex": _bool,
     "send_program": _string,
-    "timeout": _int(v.validate_positive),
+    "timeout": _int(v.validate_check_seconds),
     "reentry": _int(v.validate_non_negative),
 }
 CHECK_KEYS = ("send", "expect", "use_regex", "send_program", "timeout", "reentry")
@@ -540,13 +543,13 @@ def _skipped(config: Config) -> list[str]:
     for vs in config.virtual_servers:
         if _is_ipv6(vs.address):
             reasons.append(f"virtual server {vs.name!r} is IPv6 (lvs.cf has no IPv6)")
-        elif vs.protocol not in ("tcp", "udp"):
+        elif vs.protocol not in LVSCF_PROTOCOLS:
             reasons.append(f"virtual server {vs.name!r} uses {vs.protocol.upper()} (lvs.cf has only tcp and udp)")
     return reasons
 
 
 def _vs_skipped(vs: VirtualServerConfig) -> bool:
-    return _is_ipv6(vs.address) or vs.protocol not in ("tcp", "udp")
+    return _is_ipv6(vs.address) or vs.protocol not in LVSCF_PROTOCOLS
 
 
 def lvscf_report(config: Config) -> list[str]:

@@ -110,7 +110,7 @@ def web_farm(
             port=port,
             protocol="tcp",
             scheduler="wlc",
-            persistent=v.validate_non_negative(persistent),
+            persistent=v.validate_persistence(persistent),
             forwarding=v.validate_forwarding(forwarding),
             real_servers=_real_servers("web", web_addresses, vip),
             health_check=HealthCheckConfig(

@@ -10,22 +10,37 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
 
-SCHEDULERS = (
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh",
-    "sed", "nq", "mh", "fo", "ovf", "twos",
+from .choices import (
+    ADMIN_STATE_CHOICES,
+    CHECK_TYPE_CHOICES,
+    DNS_TYPE_CHOICES,
+    FORWARDING_CHOICES,
+    HTTP_METHOD_CHOICES,
+    INITIAL_STATE_CHOICES,
+    LOAD_MONITOR_CHOICES,
+    NETWORK_CHOICES,
+    PROTOCOL_CHOICES,
+    RSH_COMMAND_CHOICES,
+    SCHEDULER_CHOICES,
+    SERVICE_CHOICES,
+    values,
 )
-PROTOCOLS = ("tcp", "udp", "sctp")
-NETWORKS = ("nat", "direct", "tunnel")
-FORWARDINGS = ("", "nat", "direct", "tunnel")
-SERVICES = ("lvs", "fos")
-RSH_COMMANDS = ("ssh", "rsh")
-LOAD_MONITORS = ("none", "rup", "ruptime", "uptime")
-ADMIN_STATES = ("enabled", "disabled", "draining")
-CHECK_TYPES = ("tcp", "send_expect", "udp", "http", "https", "program", "dns", "icmp", "none")
-INITIAL_STATES = ("up", "down")
-HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
-DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
+
+# The values of each choice list (labels and the lists themselves: choices.py).
+SCHEDULERS = values(SCHEDULER_CHOICES)
+PROTOCOLS = values(PROTOCOL_CHOICES)
+NETWORKS = values(NETWORK_CHOICES)
+FORWARDINGS = values(FORWARDING_CHOICES)
+SERVICES = values(SERVICE_CHOICES)
+RSH_COMMANDS = values(RSH_COMMAND_CHOICES)
+LOAD_MONITORS = values(LOAD_MONITOR_CHOICES)
+ADMIN_STATES = values(ADMIN_STATE_CHOICES)
+CHECK_TYPES = values(CHECK_TYPE_CHOICES)
+INITIAL_STATES = values(INITIAL_STATE_CHOICES)
+HTTP_METHODS = values(HTTP_METHOD_CHOICES)
+DNS_TYPES = values(DNS_TYPE_CHOICES)
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # Linux accepts almost any byte in an interface name; we accept what operators
@@ -33,11 +48,30 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 # whitespace, '/' and anything that would need quoting on a command line.
 DEVICE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_.-]+)?")
 IFNAMSIZ = 16  # includes the trailing NUL, so 15 usable characters
+# One item of an accepted-status list: a code or a range, 100 to 599. ASCII digits only
+# (\d would take other scripts' digits). monitoring.checks.matching uses the same syntax.
 HTTP_STATUS_ITEM_RE = re.compile(r"([1-5][0-9][0-9])(?:-([1-5][0-9][0-9]))?")
 
-MAX_FWMARK = 4294967295
-MAX_WEIGHT = 65535
-
+# --- bounds: the Django models' CheckConstraints use these too --------------------------
+DAY = 86400
+MAX_PORT = 65535
+MAX_FWMARK = 4294967295  # the kernel's mark is 32 bits
+MAX_WEIGHT = 65535  # ipvsadm refuses more
+MAX_SYNCD_ID = 255  # the sync daemon's id is one byte
+# ipvsadm refuses -p and --set (tcp, tcpfin, udp) values above 31 days
+# (ipvs.model.MAX_TIMEOUT, proven equal by a test).
+MAX_IPVS_TIMEOUT = 31 * DAY
+# A server left draining for more than a week has been forgotten. The bound also keeps
+# drain_started_at + drain_timeout inside what datetime can hold.
+MAX_DRAIN_TIMEOUT = 7 * DAY
+# No check needs to wait a day between tries or for an answer, nor ramp up for longer.
+MAX_CHECK_SECONDS = DAY
+# Successes or failures in a row. lvs.cf's reentry 7200 s at a 1 s timeout gives 7200.
+MAX_CHECK_COUNT = 10000
+# Heartbeat interval and dead time: a day is far beyond any useful failover.
+MAX_HEARTBEAT_SECONDS = DAY
+# The serial number lvs.cf carries; the largest integer every database column holds.
+MAX_SERIAL_NO = 2**31 - 1
 
 def validate_name(value: str) -> str:
     if not isinstance(value, str) or not NAME_RE.fullmatch(value):
@@ -119,6 +153,56 @@ def validate_positive(value) -> int:
         return validate_int(value, 1)
     except ValueError:
         raise ValueError(f"{value!r} is not a whole number of 1 or more") from None
+
+
+def _bounded(value, minimum: int, maximum: int, what: str, unit: str = "") -> int:
+    """A whole number in [minimum, maximum]; the message names what it is and the range."""
+    try:
+        return validate_int(value, minimum, maximum)
+    except ValueError:
+        of = f" of {unit}" if unit else ""
+        raise ValueError(f"{value!r} is not {what} (a whole number{of} from {minimum} to {maximum})") from None
+
+
+def validate_serial_no(value) -> int:
+    return _bounded(value, 0, MAX_SERIAL_NO, "a serial number")
+
+
+def validate_persistence(value) -> int:
+    """Persistence timeout in seconds; 0 turns persistence off."""
+    return _bounded(value, 0, MAX_IPVS_TIMEOUT, "a persistence timeout", "seconds")
+
+
+def validate_ipvs_timeout(value) -> int:
+    """ipvsadm --set tcp / tcpfin / udp timeouts in seconds; 0 keeps the kernel's value."""
+    return _bounded(value, 0, MAX_IPVS_TIMEOUT, "a connection timeout", "seconds")
+
+
+def validate_drain_timeout(value) -> int:
+    return _bounded(value, 0, MAX_DRAIN_TIMEOUT, "a drain timeout", "seconds")
+
+
+def validate_check_seconds(value) -> int:
+    """A check's interval or timeout."""
+    return _bounded(value, 1, MAX_CHECK_SECONDS, "a check time", "seconds")
+
+
+def validate_slow_start(value) -> int:
+    return _bounded(value, 0, MAX_CHECK_SECONDS, "a slow start time", "seconds")
+
+
+def validate_check_count(value) -> int:
+    """rise / fall: checks in a row."""
+    return _bounded(value, 1, MAX_CHECK_COUNT, "a number of checks")
+
+
+def validate_heartbeat_seconds(value) -> int:
+    """The heartbeat interval (keepalive) or dead time."""
+    return _bounded(value, 1, MAX_HEARTBEAT_SECONDS, "a heartbeat time", "seconds")
+
+
+def validate_syncd_id(value) -> int:
+    return _bounded(value, 0, MAX_SYNCD_ID, "a sync daemon id")
 
 
 def validate_weight(value) -> int:
@@ -232,8 +316,14 @@ def validate_http_status(value: str) -> str:
     return ",".join(items)
 
 
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise ValueError("text must not contain a NUL character")
+    return value
+
+
 def validate_http_path(value: str) -> str:
-    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() for c in value):
+    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or c == "\0" for c in value):
         raise ValueError(f"{value!r} is not an HTTP path (it must start with '/' and have no spaces)")
     return value
 
@@ -243,15 +333,18 @@ def validate_dns_type(value: str) -> str:
 
 
 def validate_dns_name(value: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > 253 or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not a DNS name")
+    if (
+        not isinstance(value, str) or not value or len(value) > 253
+        or any(c.isspace() or c == "\0" for c in value)
+    ):
+        raise ValueError(f"{value!r} is not a DNS name (1 to 253 characters, no spaces)")
     return value
 
 
 def validate_path(value: str) -> str:
     """An absolute file path (the ipvsadm binary)."""
-    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an absolute path")
+    if not isinstance(value, str) or not value.startswith("/") or any(c.isspace() or c == "\0" for c in value):
+        raise ValueError(f"{value!r} is not an absolute path without spaces")
     return value
 
 
@@ -259,7 +352,8 @@ def validate_single_line(value: str) -> str:
     """Free text that ends up on one line of a configuration file."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not text")
-    if "\n" in value or "\r" in value or "\0" in value:
+    _no_nul(value)
+    if "\n" in value or "\r" in value:
         raise ValueError("text must be on one line")
     return value
 
@@ -268,9 +362,75 @@ def validate_text(value: str) -> str:
     """Free text (send and expect strings may hold \\r\\n)."""
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not text")
-    if "\0" in value:
-        raise ValueError("text must not contain a NUL character")
+    return _no_nul(value)
+
+
+def validate_debug_level(value: str) -> str:
+    """lvs.cf's debug_level: a word such as NONE or 2, never blank."""
+    validate_single_line(value)
+    if not value.strip():
+        raise ValueError("give a debug level, such as NONE")
     return value
+
+
+def validate_regex(value: str) -> str:
+    """A pattern the checks can use: they compile it over bytes, as written."""
+    validate_text(value)
+    try:
+        re.compile(value.encode())
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+def validate_send_program(value: str) -> str:
+    """A check program: one line, split into argv the way the program check splits it."""
+    validate_single_line(value)
+    try:
+        shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot split the command line: {exc}") from None
+    return value
+
+
+# --- rules across fields ------------------------------------------------------------------
+
+
+def health_check_problems(hc) -> dict[str, str]:
+    """What a health check lacks for its type, keyed by field.
+
+    `hc` is anything with the HealthCheck field names (a HealthCheckConfig, a model row).
+    The field rules run first; these only look at which fields the type needs.
+    """
+    problems: dict[str, str] = {}
+    if hc.check_type == "send_expect" and not hc.send and not hc.expect:
+        problems["send"] = "a send/expect check needs a send string, an expect string or both"
+    if hc.check_type == "program" and not (hc.send_program or "").strip():
+        problems["send_program"] = "a program check needs the program to run"
+    if hc.check_type == "dns" and not hc.dns_name:
+        problems["dns_name"] = "a DNS check needs the name to query"
+    if hc.use_regex:
+        # '*' is "any reply" for expect, never a pattern (monitoring.checks.matching).
+        for name in ("expect", "http_body", "dns_expect"):
+            value = getattr(hc, name)
+            if value and not (name == "expect" and value == "*"):
+                try:
+                    validate_regex(value)
+                except ValueError as exc:
+                    problems.setdefault(name, str(exc))
+    return problems
+
+
+def virtual_server_problems(vs) -> dict[str, str]:
+    """Rules across a virtual server's fields (the address families aside), keyed by field."""
+    problems: dict[str, str] = {}
+    if vs.pmask and not vs.persistent:
+        problems["pmask"] = "a persistence netmask needs a persistence timeout"
+    if vs.sorry_port is not None and vs.sorry_port != "" and not vs.sorry_server:
+        problems["sorry_port"] = "a sorry port needs a sorry server"
+    if vs.fwmark and vs.protocol == "sctp":
+        problems["fwmark"] = "firewall-mark services carry TCP and UDP; SCTP is not supported with marks"
+    return problems
 
 
 def validate_director_names(value) -> list[str]:

@@ -26,6 +26,8 @@ Forwarding = Literal["masq", "route", "tunnel"]
 KINDS = ("tcp", "udp", "sctp", "fwmark")
 FORWARDINGS = ("masq", "route", "tunnel")
 # The schedulers a stock kernel ships (ip_vs_*.ko); the kernel loads them by name.
+# The configuration's list (formats/choices.py SCHEDULER_CHOICES) is proven equal by
+# tests/test_rules_single_source.py: this package imports nothing from formats.
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq",
               "mh", "fo", "ovf", "twos")
 MAX_TIMEOUT = 86400 * 31   # ipvsadm's limit for -p and --set values (31 days)

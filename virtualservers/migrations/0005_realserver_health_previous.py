@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('virtualservers', '0003_canonical_ip_fields'),
+        ('virtualservers', '0004_bounds_and_choices'),
     ]
 
     operations = [

@@ -8,6 +8,6 @@ def create_rows(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("lbadmin", "0003_canonical_ip_fields")]
+    dependencies = [("lbadmin", "0004_settings_bounds_and_choices")]
 
     operations = [migrations.RunPython(create_rows, migrations.RunPython.noop)]

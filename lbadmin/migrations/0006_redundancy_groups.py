@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lbadmin', '0004_settings_rows'),
+        ('lbadmin', '0005_settings_rows'),
     ]
 
     operations = [

@@ -1,0 +1,74 @@
+"""Every choice list of the configuration, written once: (value, label) pairs.
+
+The Django models build their choices and their CheckConstraints from these pairs
+(lbadmin.validators.text_choices), the importers and the backup loader check values
+against them (validate.py), and the forms get them through the models. The engines
+keep their own copy where they must not import this package (ipvs.model.SCHEDULERS,
+monitoring.checks.spec.CHECK_TYPES); tests/test_rules_single_source.py proves those
+copies equal.
+
+Runtime states (a real server's health, an apply's result) are not configuration and
+stay on their models.
+"""
+
+from __future__ import annotations
+
+Choices = tuple[tuple[str, str], ...]
+
+
+def values(choices: Choices) -> tuple[str, ...]:
+    return tuple(value for value, _ in choices)
+
+
+PROTOCOL_CHOICES: Choices = (("tcp", "TCP"), ("udp", "UDP"), ("sctp", "SCTP"))
+
+# The schedulers a stock kernel ships (ip_vs_*.ko); the kernel loads them by name.
+SCHEDULER_CHOICES: Choices = (
+    ("rr", "Round robin (rr)"),
+    ("wrr", "Weighted round robin (wrr)"),
+    ("lc", "Least connections (lc)"),
+    ("wlc", "Weighted least connections (wlc)"),
+    ("lblc", "Locality-based least connections (lblc)"),
+    ("lblcr", "Locality-based least connections with replication (lblcr)"),
+    ("dh", "Destination hashing (dh)"),
+    ("sh", "Source hashing (sh)"),
+    ("sed", "Shortest expected delay (sed)"),
+    ("nq", "Never queue (nq)"),
+    ("mh", "Maglev hashing (mh)"),
+    ("fo", "Weighted failover (fo)"),
+    ("ovf", "Weighted overflow (ovf)"),
+    ("twos", "Weighted random twos choice (twos)"),
+)
+
+# The cluster-wide network type (lvs.cf `network`).
+NETWORK_CHOICES: Choices = (("nat", "NAT"), ("direct", "Direct routing"), ("tunnel", "Tunneling"))
+
+# A virtual or real server's forwarding: blank inherits, otherwise one network type.
+_FORWARDING_LABELS = {"nat": "NAT (masquerading)", "direct": "Direct routing", "tunnel": "Tunneling"}
+FORWARDING_CHOICES: Choices = (("", "Inherit"),) + tuple(
+    (value, _FORWARDING_LABELS[value]) for value in values(NETWORK_CHOICES)
+)
+
+SERVICE_CHOICES: Choices = (("lvs", "LVS"), ("fos", "FOS"))
+RSH_COMMAND_CHOICES: Choices = (("ssh", "ssh"), ("rsh", "rsh"))
+LOAD_MONITOR_CHOICES: Choices = (("none", "none"), ("rup", "rup"), ("ruptime", "ruptime"), ("uptime", "uptime"))
+ADMIN_STATE_CHOICES: Choices = (("enabled", "Enabled"), ("disabled", "Disabled"), ("draining", "Draining"))
+
+CHECK_TYPE_CHOICES: Choices = (
+    ("tcp", "TCP connect"),
+    ("send_expect", "Send / expect over TCP"),
+    ("udp", "Send / expect over UDP"),
+    ("http", "HTTP"),
+    ("https", "HTTPS"),
+    ("program", "External program"),
+    ("dns", "DNS query"),
+    ("icmp", "ICMP echo (ping)"),
+    ("none", "None (always up)"),
+)
+INITIAL_STATE_CHOICES: Choices = (("up", "Up"), ("down", "Down"))
+# The methods the check form has always offered. PUT, DELETE and PATCH are left out: they
+# change things on the server, and a check runs every few seconds.
+HTTP_METHOD_CHOICES: Choices = (("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST"), ("OPTIONS", "OPTIONS"))
+DNS_TYPE_CHOICES: Choices = tuple(
+    (t, t) for t in ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
+)
