@@ -55,6 +55,7 @@ if [ -s "$pidfile" ] && kill -0 "$(cat -- "$pidfile")" 2>/dev/null; then
     kill -HUP "$(cat -- "$pidfile")"
     echo reloaded
 else
+    mkdir -p -- "$(dirname -- "$pidfile")"
     "$keepalived" -f "$conf" -p "$pidfile"
     echo started
 fi
