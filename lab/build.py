@@ -1,6 +1,6 @@
 """Build the lab director's boot image: a Debian cloud kernel and an initramfs.
 
-    python -m tests.lab.build [--force]
+    python -m lab.build [--force]
 
 Idempotent and cached under <repo>/.lab/: keys are made once (so the pinned host key
 stays the same), the kernel package is chosen and downloaded once, and the initramfs is
@@ -35,8 +35,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.lab import layout, topology
-from tests.lab.initramfs import write_initramfs
+from lab import layout, topology
+from lab.initramfs import write_initramfs
 
 GUEST_OVERLAY = Path(__file__).resolve().parent / "guest"
 
@@ -390,7 +390,7 @@ def _fingerprint(package: str, binaries: dict[str, Path], keys: Iterable[str]) -
     sources = [here / name for name in ("build.py", "initramfs.py", "topology.py")] + sorted(
         p for p in GUEST_OVERLAY.rglob("*") if p.is_file())
     for path in sources:
-        digest.update(f"{path.relative_to(layout.REPO_ROOT)}\0".encode())
+        digest.update(f"{path.relative_to(layout.PACKAGE_DIR)}\0".encode())
         digest.update(path.read_bytes())
     digest.update(package.encode())
     for key in keys:
@@ -490,7 +490,7 @@ def _build(force: bool, log: Log) -> LabImage:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.build", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.build", description=__doc__.split("\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild the initramfs even if nothing changed")
     args = parser.parse_args(argv)
     try:

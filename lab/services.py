@@ -1,13 +1,13 @@
-"""Real services for tests: a Redis server on a free loopback port.
+"""Real services for tests and benchmarks: a Redis server on a free loopback port.
 
-tests/conftest.py uses it as a session fixture, e.g.
+tests/conftest.py uses it (through tests/services.py) as a session fixture, e.g.
 
     @pytest.fixture(scope="session")
     def redis_url():
         with running_redis() as url:
             yield url
 
-No Django here: scripts' tests use it too.
+No Django here: scripts' tests and bench/ use it too.
 """
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def real_server_batch(rs: RealServer) -> str:
 
 
 def describe() -> dict[str, object]:
-    """The lab's addresses as plain data, for `python -m tests.lab up` to print."""
+    """The lab's addresses as plain data, for `python -m lab up` to print."""
     return {
         "director": {"rs_side": [DIRECTOR_RS_SIDE_V4, DIRECTOR_RS_SIDE_V6],
                      "client_side": [DIRECTOR_CLIENT_SIDE_V4, DIRECTOR_CLIENT_SIDE_V6]},

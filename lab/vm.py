@@ -28,8 +28,8 @@ from pathlib import Path
 
 import paramiko
 
-from tests.lab import layout, topology
-from tests.lab.build import LabImage, ensure_built
+from lab import layout, topology
+from lab.build import LabImage, ensure_built
 
 QEMU = "qemu-system-x86_64"
 KERNEL_ARGS = (
@@ -315,7 +315,7 @@ class LabVM:
         """(host, port) on the host's loopback where real server rs_name's port 80 answers.
 
         The connection goes through QEMU's port forward to a forwarder in the guest
-        (tests/lab/guest/usr/local/bin/lab-forward), which relays it to the real server:
+        (lab/guest/usr/local/bin/lab-forward), which relays it to the real server:
         what a RealServer's check_address/check_port should hold in tests. The forwarder
         accepts every connection whether or not the real server is up, so check through
         it with HTTP (a response, or its absence), never with a bare TCP connect.

@@ -1,6 +1,6 @@
 """pytest fixtures for the lab director VM.
 
-    from tests.lab.fixtures import lab_vm, clean_lab_vm  # noqa: F401
+    from tests.lab_fixtures import lab_vm, clean_lab_vm  # noqa: F401
 
 lab_vm boots one VM per test session (building the image first if needed) and stops it at
 the end. clean_lab_vm is the same VM reset before the test: empty IPVS table, every real
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.vm import LabVM
+from lab.vm import LabVM
 
 _lock = threading.Lock()
 _shared: LabVM | None = None

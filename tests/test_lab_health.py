@@ -21,8 +21,8 @@ from lbadmin.models import AuditEntry
 from monitoring import health
 from monitoring.models import HealthEvent
 from monitoring.redis_client import get_redis
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from lab import topology
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from tests.processes import celery_process, wait_for
 from virtualservers.models import ApplyRun, HealthCheck, RealServer, VirtualServer
 

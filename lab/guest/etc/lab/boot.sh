@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the lab inside the guest, once, at boot (busybox init's sysinit step, before sshd
 # starts: when SSH answers, the lab is ready). The addresses come from /etc/lab/, written
-# by tests/lab/build.py from tests/lab/topology.py.
+# by lab/build.py from lab/topology.py.
 #
 # iproute2's ip is called by full path: busybox sh runs its own applets first, and busybox's
 # ip has no netns. Each ip process costs about 0.15 s under TCG, hence the -batch files.
