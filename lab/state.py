@@ -52,6 +52,9 @@ def describe(vm: LabVM) -> dict[str, Any]:
         "ssh_command": ssh_command(vm),
         # Loopback endpoints relayed to each real server's port 80 (HTTP checks only).
         "check_endpoints": {name: list(vm.check_endpoint(name)) for name in vm.check_ports},
+        # The director pair (VRRP failover): each director's own sshd, same key pinned.
+        "pair_directors": {name: {"ssh_port": port, "ssh_command": ssh_command(vm, port)}
+                           for name, port in vm.director_ports.items()},
         "console_log": str(vm.console_path),
         "boot_seconds": round(vm.boot_seconds or 0.0, 1),
         "pid": os.getpid(),
