@@ -78,7 +78,7 @@ HOST_TOOLS = {"apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg", "dpkg": 
 # The prober is compiled statically on the host (gcc -static needs libc.a) and runs in the
 # guest's client namespace: under TCG a process start costs about 65 ms, so a shell loop
 # could not probe a sub-second outage.
-PROBE_SOURCE = Path(__file__).resolve().parent / "probe" / "lab-probe.c"
+PROBE_SOURCE = Path(__file__).resolve().parent / "c" / "lab-probe.c"
 STATIC_LIBC = Path("/usr/lib/x86_64-linux-gnu/libc.a")
 
 CHAR_DEVICES = {"dev/console": (5, 1), "dev/null": (1, 3)}

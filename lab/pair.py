@@ -137,6 +137,17 @@ class DirectorPair:
         pid = int(self.check(["sh", "-c", script]).strip())  # type: ignore[attr-defined]
         return Probe(pid, output, float(duration_s), time.monotonic())
 
+    def wait_for_probe_lines(self, probe: Probe, count: int, timeout: float = 20.0) -> None:
+        """Wait until the probe has written count lines (it is under way and has answers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rc, out, _ = self.run(["sh", "-c", f"wc -l < {shlex.quote(probe.output)}"])  # type: ignore[attr-defined]
+            if rc == 0 and out.strip().isdigit() and int(out) >= count:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"lab-probe wrote {out.strip() or 'no'} lines in {timeout} s")
+            time.sleep(0.1)
+
     def probe_results(self, probe: Probe, slack: float = 15.0) -> list[ProbeLine]:
         """Wait for the probe to finish and return its lines."""
         deadline = probe.started + probe.duration_s + slack

@@ -1,4 +1,4 @@
-"""lab-probe's output as data (the prober itself: lab/probe/lab-probe.c, in the guest).
+"""lab-probe's output as data (the prober itself: lab/c/lab-probe.c, in the guest).
 
 Each line is "<unix time with ms> ok|fail|end <detail>": for `http` the detail of an ok
 line is the real server's body (its name), for `hold` the echo's round trip in ms; a

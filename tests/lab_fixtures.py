@@ -61,3 +61,13 @@ def clean_lab_vm(lab_vm: LabVM) -> Iterator[LabVM]:
         lab_vm.start()
     lab_vm.reset()
     yield lab_vm
+
+
+@pytest.fixture
+def lab_pair(lab_vm: LabVM) -> Iterator[LabVM]:
+    """The session's VM with its director pair as after boot: both directors up with an
+    empty IPVS table and no keepalived configuration (the rest of the lab untouched)."""
+    if not lab_vm.is_running():
+        lab_vm.start()
+    lab_vm.reset_pair()
+    yield lab_vm
