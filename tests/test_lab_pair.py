@@ -6,6 +6,8 @@ for real hands its VIP to the other within a measured, sub-second outage.
 
 from __future__ import annotations
 
+import time
+
 import paramiko
 import pytest
 
@@ -59,6 +61,16 @@ def start_keepalived_pair(vm: LabVM) -> str:
         vm.check_on_director(director, ["keepalived", "-f", topology.KEEPALIVED_CONF])
     holders, _ = vm.wait_for_vip_holders(VIP, timeout=15)
     return holders[0]
+
+
+def wait_until_synced(vm: LabVM, director: str, virtual: str, timeout: float = 10.0) -> float:
+    """Poll director's connection table until the sync daemon has brought a connection to
+    virtual (the master flushes its sync buffer about every 2 s); returns the seconds."""
+    began = time.monotonic()
+    while virtual not in vm.check_on_director(director, ["ipvsadm", "-L", "-n", "-c"]):
+        assert time.monotonic() - began < timeout, f"no connection to {virtual} synced to {director}"
+        time.sleep(0.2)
+    return time.monotonic() - began
 
 
 def other(director: str) -> str:
@@ -219,8 +231,8 @@ def test_a_held_connection_survives_a_failover_with_connection_sync(lab_pair: La
             lab_pair.check_on_director(director, ["ipvsadm", "--start-daemon", role, "--mcast-interface",
                                                   topology.PAIR_INTERFACE, "--syncid", "51"])
     holder = start_keepalived_pair(lab_pair)
-    probe = lab_pair.start_probe("hold", VIP, topology.ECHO_PORT, interval_ms=100, duration_s=8)
-    lab_pair.wait_for_probe_lines(probe, 10)  # the connection exists, and has been synced
+    probe = lab_pair.start_probe("hold", VIP, topology.ECHO_PORT, interval_ms=100, duration_s=10)
+    wait_until_synced(lab_pair, other(holder), f"{VIP}:{topology.ECHO_PORT}")
 
     lab_pair.kill_director(holder)
 
