@@ -8,7 +8,8 @@ rebuilt only when one of its inputs changed (this package's sources, the guest f
 host binaries it copies, the kernel, the keys).
 
 The host needs Debian's packages: qemu-system-x86 (to boot, not to build), busybox-static,
-ipvsadm, iproute2, openssh-server, kmod; apt-get/dpkg-deb/ldd/bash come with every Debian.
+ipvsadm, iproute2, openssh-server, kmod, keepalived, gcc and libc6-dev (lab-probe is
+compiled statically); apt-get/dpkg-deb/ldd/bash come with every Debian.
 The guest runs the host's own binaries (copied with the libraries ldd lists), so host and
 guest are always the same Debian release.
 """

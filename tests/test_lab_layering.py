@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 from pathlib import Path
 
-from lab import layout
+from lab import build, layout
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT_PACKAGES = ("lbadmin", "virtualservers", "monitoring", "lab", "bench")
@@ -80,3 +81,12 @@ def test_the_docker_image_ships_lab_and_leaves_tests_out():
 def test_the_lab_dir_follows_the_environment_then_the_checkout(tmp_path):
     assert layout.lab_dir({"LBADMIN_LAB_DIR": str(tmp_path / "x")}) == tmp_path / "x"
     assert layout.lab_dir({}) == ROOT / ".lab"  # this is a checkout: manage.py is here
+
+
+def test_ci_installs_every_host_package_the_lab_build_needs():
+    packages = re.search(r'^SYSTEM_PACKAGES="([^"]*)"', (ROOT / ".ci/run").read_text(), re.MULTILINE)
+    # Essential on every Debian, or pulled in by openssh-server.
+    present_anyway = {"bash", "apt", "dpkg", "libc-bin", "openssh-sftp-server"}
+    needed = {*build.HOST_PACKAGES.values(), *build.HOST_TOOLS.values(), "libc6-dev"} - present_anyway
+
+    assert needed <= set(packages.group(1).split())
