@@ -1,11 +1,12 @@
 """pytest fixtures for the lab director VM.
 
-    from tests.lab_fixtures import lab_vm, clean_lab_vm  # noqa: F401
+    from tests.lab_fixtures import lab_vm, clean_lab_vm, lab_pair  # noqa: F401
 
 lab_vm boots one VM per test session (building the image first if needed) and stops it at
 the end. clean_lab_vm is the same VM reset before the test: empty IPVS table, every real
 server's web server running. Tests that change the table or stop a real server should
-use clean_lab_vm, so no test sees another's leftovers.
+use clean_lab_vm, so no test sees another's leftovers. lab_pair is the same VM with its
+director pair (dirA, dirB) booted afresh: empty tables, no keepalived configuration.
 
 The VM is shared through a module-level reference count, so importing these fixtures into
 more than one place (tests/conftest.py and a test module) still boots a single VM.

@@ -10,11 +10,13 @@ import time
 
 import paramiko
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lab import topology
 from lab.probe import ProbeLine, outages, parse_probe
 from lab.vm import LabVM
-from tests.lab_fixtures import lab_pair, lab_vm  # noqa: F401  (fixtures)
+from tests.lab_fixtures import lab_pair, lab_vm  # noqa: F401, F811  (fixtures)
 from virtualservers.ipvs import SSHExecutor
 
 pytestmark = pytest.mark.lab
@@ -92,9 +94,6 @@ def test_each_director_answers_ssh_with_the_guests_pinned_host_key(lab_pair: Lab
 
 
 def test_a_director_refuses_a_host_that_pins_another_key(lab_pair: LabVM) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     other_key = Ed25519PrivateKey.generate().public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
 
