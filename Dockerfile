@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    LBADMIN_DATA_DIR=/data
+    LBADMIN_DATA_DIR=/data \
+    LBADMIN_LAB_DIR=/data/lab
 
 WORKDIR /app
 
@@ -17,6 +18,9 @@ RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin lbadmi
     && mkdir -p /data \
     && chown lbadmin /data
 
+# Everything .dockerignore lets through: the apps, templates, static and lab/ (which
+# `manage.py lab up` imports; its working files go to LBADMIN_LAB_DIR, as /app is read-only
+# to the lbadmin user).
 COPY . .
 
 USER lbadmin

@@ -21,6 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lab.services import start_redis  # noqa: E402
+from lab.vm import LabVM  # noqa: E402
+
 
 def setup_django(data_dir: str, redis_url: str) -> None:
     os.environ.update(LBADMIN_DATA_DIR=data_dir, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="lbadmin.settings")
@@ -61,9 +64,6 @@ def main() -> None:
     parser.add_argument("--per-service", type=int, default=8)
     parser.add_argument("--sample", type=int, default=100, help="services in the per-command sample")
     args = parser.parse_args()
-
-    from tests.lab.vm import LabVM
-    from tests.services import start_redis
 
     redis_url, stop_redis = start_redis()
     vm = LabVM(name="bench", memory_mb=1024)

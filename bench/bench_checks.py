@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, when in bench/
 
+from lab.services import start_redis  # noqa: E402
 from monitoring.checks import CheckSpec, Scheduler, Target  # noqa: E402
 
 PORTS = 50
@@ -251,8 +252,6 @@ def detection_latency(ports: list[int], args: argparse.Namespace) -> None:
     servers on the loopback listeners plus one on a listener of its own, which is closed.
     """
     import socket as socket_module
-
-    from tests.services import start_redis
 
     work = Path(tempfile.mkdtemp(prefix="lbadmin-bench-detect-"))
     redis_url, stop_redis = start_redis()

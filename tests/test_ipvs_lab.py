@@ -1,4 +1,4 @@
-"""The IPVS engine against a real kernel: the lab director VM (tests/lab/), over SSH.
+"""The IPVS engine against a real kernel: the lab director VM (lab/), over SSH.
 
 This is the proof behind the unit tests: the text render() writes is byte for byte what
 the real `ipvsadm -S -n` prints, plans applied through SSHExecutor.restore() give the
@@ -12,9 +12,9 @@ import dataclasses
 
 import pytest
 
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401
-from tests.lab.vm import LabVM
+from lab import topology
+from lab.vm import LabVM
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401
 from virtualservers.ipvs import (
     CommandFailed, DestRef, Destination, HostKeyMismatch, Service, ServiceKey, SSHExecutor,
     Table, parse_list, parse_rate, parse_save, parse_stats, plan, render, set_timeouts,

@@ -3,7 +3,7 @@
 - Hypothesis strategies for tables that ipvsadm can express.
 - FakeIpvsadm: a small program written into tmp_path that answers like ipvsadm does
   (texts and exit codes from ipvsadm 1.31's source). It is a unit-test double for the
-  executors only; the lab VM (tests/lab/) runs the real ipvsadm on a real kernel.
+  executors only; the lab VM (lab/) runs the real ipvsadm on a real kernel.
 - SSHServer: a real paramiko SSH server in a thread on 127.0.0.1, as paramiko's own
   tests run one. It splits the exec'd command line with shlex (as a POSIX shell does),
   runs it only if argv[0] is an allowed program, and counts connections.

@@ -1,6 +1,8 @@
 """`manage.py lab up`, the documented way to try lbadmin against a real IPVS
 kernel: it boots the VM, registers it as a director with its host key
-pinned, and stops the VM on Ctrl-C/SIGTERM."""
+pinned, prints how to ssh in, publishes the VM so `python -m lab status`
+sees it, and stops the VM on Ctrl-C/SIGTERM."""
+import json
 import os
 import signal
 import subprocess
@@ -37,7 +39,16 @@ def test_lab_up_boots_registers_and_stops(tmp_path, redis_url):
                                capture_output=True, text=True, timeout=120)
         assert shown.returncode == 0, shown.stdout + shown.stderr
         assert "# labcmd: 0 command(s) (dry run, nothing changed)" in shown.stdout
+        ssh_line = next(line.strip() for line in lines if line.strip().startswith("ssh -i "))
+        assert "-o HostKeyAlias=lbadmin-lab" in ssh_line and ssh_line.endswith("root@127.0.0.1")
+        status = subprocess.run([sys.executable, "-m", "lab", "status", "--name", "labcmd"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert f"-p {json.loads(status.stdout)['ssh_port']} " in ssh_line
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)
     assert "Lab VM stopped." in rest
+    gone = subprocess.run([sys.executable, "-m", "lab", "status", "--name", "labcmd"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 1 and "labcmd is not up" in gone.stderr

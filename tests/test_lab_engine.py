@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from lbadmin.management.commands.lab import register_lab_director
 from lbadmin.models import AuditEntry, Director
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from lab import topology
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from virtualservers import ipvs
 from virtualservers.models import ApplyRun, VirtualServer
 from virtualservers.reconcile import reconcile_director

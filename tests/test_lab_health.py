@@ -22,9 +22,9 @@ from monitoring.health_counter import LAST_RESULT_KEY, STATE_KEY
 from monitoring.transitions import ACTOR
 from virtualservers.health_facts import LAST_KEY
 from monitoring.models import HealthEvent
+from lab import topology
 from lbadmin.redis_client import get_redis
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from tests.processes import celery_process, wait_for
 from virtualservers.models import ApplyRun, HealthCheck, RealServer, VirtualServer
 

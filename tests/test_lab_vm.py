@@ -1,6 +1,6 @@
 """The lab director VM: a real IPVS kernel under QEMU, driven over pinned-key SSH.
 
-These boot the VM (tests/lab/fixtures.py) and prove what other tests rely on: ipvsadm
+These boot the VM (tests/lab_fixtures.py) and prove what other tests rely on: ipvsadm
 changes the guest's kernel table, SSH refuses a host key that is not the pinned one, and
 traffic from the client namespace through a VIP reaches the real servers the table names.
 """
@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401, F811
-from tests.lab.vm import LabVM, _parse_bodies
+from lab import topology
+from lab.vm import LabVM, _parse_bodies
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401, F811
 
 RS1 = topology.REAL_SERVERS["rs1"]
 RS2 = topology.REAL_SERVERS["rs2"]

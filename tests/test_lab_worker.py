@@ -8,9 +8,9 @@ from django.db import connection
 from django.urls import reverse
 
 from lbadmin.management.commands.lab import register_lab_director
+from lab import topology
 from monitoring.live_poller import poll_director
-from tests.lab import topology
-from tests.lab.fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from tests.processes import celery_process, wait_for
 from tests.test_lab_engine import add_virtual_server
 from virtualservers.models import ApplyRun

@@ -2,6 +2,9 @@
 as a director, so lbadmin can be tried without owning an LVS box.
 
     python manage.py lab up      # boots, registers director "lab", runs until Ctrl-C
+
+The VM is published like `python -m lab up` publishes it (lab/state.py), so
+`python -m lab status|down` see and stop it.
 """
 import signal
 import time
@@ -9,6 +12,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from lab import state, topology
+from lab.build import LabBuildError, ensure_built
+from lab.vm import LabBootError, LabVM
 from lbadmin import audit
 from lbadmin.models import Director
 
@@ -41,22 +47,35 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="lab", help="director name (default: lab)")
 
     def handle(self, *args, action: str, name: str, **options):
-        from tests.lab.build import ensure_built
-        from tests.lab.vm import LabBootError, LabVM
-
-        self.stderr.write("[1/3] building the lab image (cached after the first time)...")
-        image = ensure_built(log=lambda line: self.stderr.write(f"      {line}"))
+        try:
+            state.refuse_if_up(name)
+            self.stderr.write("[1/3] building the lab image (cached after the first time)...")
+            image = ensure_built(log=lambda line: self.stderr.write(f"      {line}"))
+        except (state.AlreadyUp, LabBuildError) as exc:
+            raise CommandError(str(exc)) from None
         vm = LabVM(name=name, image=image)
         self.stderr.write("[2/3] booting the director VM under QEMU (TCG, about 10 s)...")
         try:
             vm.start()
         except LabBootError as exc:
             raise CommandError(f"the lab VM did not boot: {exc}") from None
-        director = register_lab_director(vm, name)
-        self.stderr.write(f"[3/3] registered director '{director.name}': ssh root@127.0.0.1:{vm.ssh_port}, "
-                          f"host key {director.host_key_fingerprint}")
-        from tests.lab import topology
+        stop = {"now": False}
+        signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
+        try:
+            with state.published(vm):
+                director = register_lab_director(vm, name)
+                self.stderr.write(f"[3/3] registered director '{director.name}': ssh root@127.0.0.1:{vm.ssh_port}, "
+                                  f"host key {director.host_key_fingerprint}")
+                self._print_guide(vm, name)
+                while not stop["now"] and vm.is_running():
+                    time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            vm.stop()
+            self.stdout.write("Lab VM stopped.")
 
+    def _print_guide(self, vm: LabVM, name: str) -> None:
         self.stdout.write(f"VIPs you can use: {topology.VIP_POOL_V4[0]} .. {topology.VIP_POOL_V4[-1]} "
                           f"(and {topology.VIP_POOL_V6[0]} ..). Real servers live inside the VM; this host "
                           "reaches them for health checks only through these forwarders, so set each real "
@@ -64,16 +83,8 @@ class Command(BaseCommand):
         for rs in topology.REAL_SERVERS.values():
             host, port = vm.check_endpoint(rs.name)
             self.stdout.write(f"  {rs.name}: address {rs.ipv4} port 80 -> check address {host} check port {port}")
+        self.stdout.write(f"Log in to the director (its host key pinned):\n  {state.ssh_command_line(vm)}")
         self.stdout.write(f"Lab director '{name}' is up (booted in {vm.boot_seconds:.1f} s). Try:\n"
                           f"  python manage.py reconcile --dry-run --director {name}\n"
+                          f"  python -m lab status --name {name}\n"
                           "Ctrl-C stops the VM.")
-        stop = {"now": False}
-        signal.signal(signal.SIGTERM, lambda *a: stop.update(now=True))
-        try:
-            while not stop["now"] and vm.is_running():
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            vm.stop()
-            self.stdout.write("Lab VM stopped.")

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import paramiko
 
-from tests.lab import layout, topology
-from tests.lab.build import LabImage, ensure_built
+from lab import layout, topology
+from lab.build import LabImage, ensure_built
+from lab.pair import DirectorPair
 
 QEMU = "qemu-system-x86_64"
 KERNEL_ARGS = (
@@ -65,8 +66,11 @@ def _ssh_quote(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-class LabVM:
-    """One lab director VM. Several may run at once, each with its own name."""
+class LabVM(DirectorPair):
+    """One lab director VM. Several may run at once, each with its own name.
+
+    The guest also holds the director pair (dirA, dirB) for VRRP failover: see lab/pair.py.
+    """
 
     ssh_host = "127.0.0.1"
     ssh_user = "root"
@@ -84,6 +88,9 @@ class LabVM:
         # guest (topology.CHECK_FORWARD_PORTS). Chosen at the first boot and kept by
         # restart(), so RealServer rows that point there stay valid.
         self.check_ports: dict[str, int] = {}
+        # Pair director name -> loopback port forwarded to its sshd; kept by restart() too.
+        self.director_ports: dict[str, int] = {}
+        self._director_clients: dict[str, paramiko.SSHClient] = {}
         self._process: subprocess.Popen[bytes] | None = None
         self._client: paramiko.SSHClient | None = None
         prefix = "" if name == "lab" else f"{name}-"
@@ -130,6 +137,8 @@ class LabVM:
             port = self.ssh_port or _free_port()
             if not self.check_ports:
                 self.check_ports = {name: _free_port() for name in topology.CHECK_FORWARD_PORTS}
+            if not self.director_ports:
+                self.director_ports = {name: _free_port() for name in topology.PAIR_DIRECTORS}
             self._spawn(image, port)
             try:
                 self._wait_for_ssh(began)
@@ -140,6 +149,7 @@ class LabVM:
                 # Another process took a port between our probe and QEMU's bind.
                 self.ssh_port = None
                 self.check_ports = {}
+                self.director_ports = {}
                 if attempt == 2:
                     raise LabBootError(f"could not forward a loopback port:\n{self.console_tail()}")
         self.boot_seconds = time.monotonic() - began
@@ -152,6 +162,7 @@ class LabVM:
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._forget_director_clients()
         if self._process is not None:
             if self._process.poll() is None:
                 self._process.kill()
@@ -184,7 +195,9 @@ class LabVM:
             # iPXE boot ROM, which only costs boot time here.
             "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:{self.ssh_host}:{port}-:22"
                        + "".join(f",hostfwd=tcp:{self.ssh_host}:{host_port}-:{topology.CHECK_FORWARD_PORTS[name]}"
-                                 for name, host_port in self.check_ports.items()),
+                                 for name, host_port in self.check_ports.items())
+                       + "".join(f",hostfwd=tcp:{self.ssh_host}:{host_port}-:{topology.PAIR_DIRECTORS[name].guest_ssh_port}"
+                                 for name, host_port in self.director_ports.items()),
             "-device", "virtio-net-pci,netdev=net0,romfile=",
         ]
         with open(self.qemu_log_path, "wb") as qemu_log:
@@ -240,18 +253,21 @@ class LabVM:
 
     # -- SSH ------------------------------------------------------------------------------------
 
-    def connect(self, host_key: str | None = None, timeout: float = 10.0) -> paramiko.SSHClient:
+    def connect(self, host_key: str | None = None, timeout: float = 10.0,
+                port: int | None = None) -> paramiko.SSHClient:
         """A new SSH client logged in as root, with host_key (default: the guest's) pinned.
 
+        port: another forwarded sshd (a pair director's); default the guest's own.
         A different pinned key raises paramiko.BadHostKeyException; RejectPolicy refuses
         any host that has no pinned key.
         """
+        port = port or self.ssh_port
         key_type, key_data = (host_key or self.host_key).split()[:2]
         client = paramiko.SSHClient()
-        client.get_host_keys().add(f"[{self.ssh_host}]:{self.ssh_port}", key_type,
+        client.get_host_keys().add(f"[{self.ssh_host}]:{port}", key_type,
                                    paramiko.PKey.from_type_string(key_type, base64.b64decode(key_data)))
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        client.connect(self.ssh_host, port=self.ssh_port, username=self.ssh_user,
+        client.connect(self.ssh_host, port=port, username=self.ssh_user,
                        key_filename=str(self.key_path), timeout=timeout, banner_timeout=timeout,
                        auth_timeout=timeout, allow_agent=False, look_for_keys=False)
         return client
@@ -268,7 +284,12 @@ class LabVM:
     def run(self, cmd: Sequence[str], input: str | bytes | None = None,
             timeout: float = 60.0) -> tuple[int, str, str]:
         """Run argv in the guest (each word shlex-quoted); returns (exit code, stdout, stderr)."""
-        channel = self._ssh().get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+        return self._execute(self._ssh(), cmd, input, timeout)
+
+    @staticmethod
+    def _execute(client: paramiko.SSHClient, cmd: Sequence[str], input: str | bytes | None,
+                 timeout: float) -> tuple[int, str, str]:
+        channel = client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
         try:
             channel.settimeout(timeout)
             channel.exec_command(_ssh_quote(cmd))
@@ -315,7 +336,7 @@ class LabVM:
         """(host, port) on the host's loopback where real server rs_name's port 80 answers.
 
         The connection goes through QEMU's port forward to a forwarder in the guest
-        (tests/lab/guest/usr/local/bin/lab-forward), which relays it to the real server:
+        (lab/guest/usr/local/bin/lab-forward), which relays it to the real server:
         what a RealServer's check_address/check_port should hold in tests. The forwarder
         accepts every connection whether or not the real server is up, so check through
         it with HTTP (a response, or its absence), never with a bare TCP connect.

@@ -11,6 +11,18 @@ cannot drift apart.
 The director routes between the two subnets, so NAT (-m) works: real servers' default
 route is the director. Direct routing (-g) and tunnelling (-i) work too: every real server
 holds the whole VIP pool on lo (tunl0 is up for -i) with arp_ignore=1 / arp_announce=2.
+
+The director pair (VRRP failover) is a second, separate network in the same guest: two more
+directors dirA and dirB, two real servers and a client, all on one layer-2 segment
+(br-pair), IPv4 only. No pair address is local on the root namespace, so nothing there
+interferes with the VRRP election:
+
+    dirA (10.30.0.2)  dirB (10.30.0.3)  prs1 (10.30.0.11)  prs2 (10.30.0.12)  pclient (10.30.0.50)
+      |                 |                 |                  |                  |
+    ==+=================+=================+==================+==================+== br-pair
+
+The pair's VIPs (PAIR_VIP_POOL_V4) are local on the real servers' lo (direct routing) and
+raised on a director only by its keepalived, so the client reaches whichever holds them.
 """
 
 from __future__ import annotations
@@ -61,6 +73,88 @@ HTTP_PORT = 80
 CHECK_FORWARD_PORTS: dict[str, int] = {name: 8000 + index for index, name in enumerate(REAL_SERVERS, start=11)}
 
 
+# -- the director pair (VRRP failover) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairHost:
+    name: str  # its network namespace's name (and a real server's httpd body)
+    ipv4: str  # its address on the pair segment, on its eth0
+
+
+@dataclass(frozen=True)
+class PairDirector(PairHost):
+    # The guest port (root namespace) relayed to this director's own sshd; LabVM forwards a
+    # loopback port on the host to it (QEMU hostfwd).
+    guest_ssh_port: int
+
+
+PAIR_BRIDGE = "br-pair"
+PAIR_PREFIX_LEN = 24
+PAIR_INTERFACE = "eth0"  # each pair namespace's one interface on the segment
+PAIR_DIRECTORS: dict[str, PairDirector] = {
+    d.name: d for d in (PairDirector("dirA", "10.30.0.2", 2202), PairDirector("dirB", "10.30.0.3", 2203))
+}
+PAIR_REAL_SERVERS: dict[str, PairHost] = {
+    rs.name: rs for rs in (PairHost("prs1", "10.30.0.11"), PairHost("prs2", "10.30.0.12"))
+}
+PAIR_CLIENT = PairHost("pclient", "10.30.0.50")
+# Raised by keepalived on the director that is MASTER; always local on the real servers' lo.
+PAIR_VIP_POOL_V4: tuple[str, ...] = tuple(f"10.30.0.{n}" for n in range(100, 110))
+# Each pair real server answers HTTP on HTTP_PORT with its name, and echoes every byte on
+# ECHO_PORT: a long-lived connection through a VIP shows whether it survives a failover.
+ECHO_PORT = 7
+# Where each director's own files live in the shared guest filesystem. A director's sshd
+# runs in a mount namespace of its own where PAIR_CONFIG_ROOT/NAME/keepalived is mounted
+# on /etc/keepalived and /run, /tmp are its own: over its SSH, lbadmin sees a director
+# like a real one (/etc/keepalived/keepalived.conf, /run/keepalived.pid).
+PAIR_CONFIG_ROOT = "/etc/lab/dirs"
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+
+
+def pair_conf() -> str:
+    """/etc/lab/pair.conf: one 'role name ipv4 [guest-ssh-port]' line per pair namespace."""
+    lines = [f"director {d.name} {d.ipv4} {d.guest_ssh_port}\n" for d in PAIR_DIRECTORS.values()]
+    lines += [f"rs {rs.name} {rs.ipv4}\n" for rs in PAIR_REAL_SERVERS.values()]
+    lines.append(f"client {PAIR_CLIENT.name} {PAIR_CLIENT.ipv4}\n")
+    return "".join(lines)
+
+
+def pair_batch() -> str:
+    """`ip -batch` input (root namespace): the segment and one veth into it per namespace.
+
+    The root namespace's end of each veth is named after the namespace (veth-dirA ...):
+    taking it down takes that namespace off the segment (lab-director kill).
+    """
+    hosts = [*PAIR_DIRECTORS.values(), *PAIR_REAL_SERVERS.values(), PAIR_CLIENT]
+    lines = [f"netns add {host.name}\n" for host in hosts]
+    # No snooping: the IPVS sync daemon's group (224.0.0.81) is not link-local, and with
+    # snooping on, the bridge would forward it only after seeing an IGMP report.
+    lines.append(f"link add {PAIR_BRIDGE} type bridge mcast_snooping 0\n")
+    lines.append(f"link set {PAIR_BRIDGE} up\n")
+    for host in hosts:
+        lines += [
+            f"link add veth-{host.name} type veth peer name {PAIR_INTERFACE} netns {host.name}\n",
+            f"link set veth-{host.name} master {PAIR_BRIDGE} up\n",
+        ]
+    return "".join(lines)
+
+
+def pair_host_batch(host: PairHost) -> str:
+    """`ip -n NAME -batch` input: a pair namespace's own address; real servers add the VIPs.
+
+    Also what lab-director runs again when a killed director boots (revive).
+    """
+    lines = [
+        "link set lo up\n",
+        f"address add {host.ipv4}/{PAIR_PREFIX_LEN} dev {PAIR_INTERFACE}\n",
+        f"link set {PAIR_INTERFACE} up\n",
+    ]
+    if host.name in PAIR_REAL_SERVERS:
+        lines += [_address_line(vip, "lo") for vip in PAIR_VIP_POOL_V4]
+    return "".join(lines)
+
+
 def real_servers_conf() -> str:
     """/etc/lab/real-servers.conf: one 'name ipv4 ipv6' line per real server."""
     return "".join(f"{rs.name} {rs.ipv4} {rs.ipv6}\n" for rs in REAL_SERVERS.values())
@@ -87,6 +181,7 @@ def network_conf() -> str:
         "CLIENT_V4": CLIENT_V4,
         "CLIENT_V6": CLIENT_V6,
         "HTTP_PORT": str(HTTP_PORT),
+        "ECHO_PORT": str(ECHO_PORT),
     }
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
@@ -159,7 +254,7 @@ def real_server_batch(rs: RealServer) -> str:
 
 
 def describe() -> dict[str, object]:
-    """The lab's addresses as plain data, for `python -m tests.lab up` to print."""
+    """The lab's addresses as plain data, for `python -m lab up` to print."""
     return {
         "director": {"rs_side": [DIRECTOR_RS_SIDE_V4, DIRECTOR_RS_SIDE_V6],
                      "client_side": [DIRECTOR_CLIENT_SIDE_V4, DIRECTOR_CLIENT_SIDE_V6]},
@@ -168,4 +263,13 @@ def describe() -> dict[str, object]:
         "vip_pool": list(VIP_POOL_V4 + VIP_POOL_V6),
         "http_port": HTTP_PORT,
         "check_forward_guest_ports": dict(CHECK_FORWARD_PORTS),
+        "pair": {
+            "segment": f"{PAIR_BRIDGE} 10.30.0.0/{PAIR_PREFIX_LEN}",
+            "directors": {d.name: d.ipv4 for d in PAIR_DIRECTORS.values()},
+            "real_servers": {rs.name: rs.ipv4 for rs in PAIR_REAL_SERVERS.values()},
+            "client": {"namespace": PAIR_CLIENT.name, "address": PAIR_CLIENT.ipv4},
+            "vip_pool": list(PAIR_VIP_POOL_V4),
+            "ports": {"http": HTTP_PORT, "echo": ECHO_PORT},
+            "keepalived_conf": KEEPALIVED_CONF,
+        },
     }

@@ -1,11 +1,12 @@
 """pytest fixtures for the lab director VM.
 
-    from tests.lab.fixtures import lab_vm, clean_lab_vm  # noqa: F401
+    from tests.lab_fixtures import lab_vm, clean_lab_vm, lab_pair  # noqa: F401
 
 lab_vm boots one VM per test session (building the image first if needed) and stops it at
 the end. clean_lab_vm is the same VM reset before the test: empty IPVS table, every real
 server's web server running. Tests that change the table or stop a real server should
-use clean_lab_vm, so no test sees another's leftovers.
+use clean_lab_vm, so no test sees another's leftovers. lab_pair is the same VM with its
+director pair (dirA, dirB) booted afresh: empty tables, no keepalived configuration.
 
 The VM is shared through a module-level reference count, so importing these fixtures into
 more than one place (tests/conftest.py and a test module) still boots a single VM.
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.vm import LabVM
+from lab.vm import LabVM
 
 _lock = threading.Lock()
 _shared: LabVM | None = None
@@ -60,4 +61,14 @@ def clean_lab_vm(lab_vm: LabVM) -> Iterator[LabVM]:
     if not lab_vm.is_running():  # a test killed it (stop() simulates a dead director)
         lab_vm.start()
     lab_vm.reset()
+    yield lab_vm
+
+
+@pytest.fixture
+def lab_pair(lab_vm: LabVM) -> Iterator[LabVM]:
+    """The session's VM with its director pair as after boot: both directors up with an
+    empty IPVS table and no keepalived configuration (the rest of the lab untouched)."""
+    if not lab_vm.is_running():
+        lab_vm.start()
+    lab_vm.reset_pair()
     yield lab_vm

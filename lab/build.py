@@ -1,6 +1,6 @@
 """Build the lab director's boot image: a Debian cloud kernel and an initramfs.
 
-    python -m tests.lab.build [--force]
+    python -m lab.build [--force]
 
 Idempotent and cached under <repo>/.lab/: keys are made once (so the pinned host key
 stays the same), the kernel package is chosen and downloaded once, and the initramfs is
@@ -8,7 +8,8 @@ rebuilt only when one of its inputs changed (this package's sources, the guest f
 host binaries it copies, the kernel, the keys).
 
 The host needs Debian's packages: qemu-system-x86 (to boot, not to build), busybox-static,
-ipvsadm, iproute2, openssh-server, kmod; apt-get/dpkg-deb/ldd/bash come with every Debian.
+ipvsadm, iproute2, openssh-server, kmod, keepalived, gcc and libc6-dev (lab-probe is
+compiled statically); apt-get/dpkg-deb/ldd/bash come with every Debian.
 The guest runs the host's own binaries (copied with the libraries ldd lists), so host and
 guest are always the same Debian release.
 """
@@ -35,8 +36,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.lab import layout, topology
-from tests.lab.initramfs import write_initramfs
+from lab import layout, topology
+from lab.initramfs import write_initramfs
 
 GUEST_OVERLAY = Path(__file__).resolve().parent / "guest"
 
@@ -62,6 +63,7 @@ HOST_BINARIES = {
     "sbin/ipvsadm": ("/usr/sbin/ipvsadm", "/sbin/ipvsadm"),
     "usr/sbin/sshd": ("/usr/sbin/sshd",),
     "usr/lib/openssh/sftp-server": ("/usr/lib/openssh/sftp-server",),
+    "usr/sbin/keepalived": ("/usr/sbin/keepalived",),  # VRRP for the director pair
 }
 HOST_PACKAGES = {
     "bin/busybox": "busybox-static",
@@ -70,13 +72,20 @@ HOST_PACKAGES = {
     "sbin/ipvsadm": "ipvsadm",
     "usr/sbin/sshd": "openssh-server",
     "usr/lib/openssh/sftp-server": "openssh-sftp-server",
+    "usr/sbin/keepalived": "keepalived",
 }
 HOST_TOOLS = {"apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg", "dpkg": "dpkg",
-              "depmod": "kmod", "ldd": "libc-bin"}
+              "depmod": "kmod", "ldd": "libc-bin", "gcc": "gcc"}
+# The prober is compiled statically on the host (gcc -static needs libc.a) and runs in the
+# guest's client namespace: under TCG a process start costs about 65 ms, so a shell loop
+# could not probe a sub-second outage.
+PROBE_SOURCE = Path(__file__).resolve().parent / "c" / "lab-probe.c"
+STATIC_LIBC = Path("/usr/lib/x86_64-linux-gnu/libc.a")
 
 CHAR_DEVICES = {"dev/console": (5, 1), "dev/null": (1, 3)}
 GUEST_DIRS = ("proc", "sys", "dev", "run", "tmp", "root/.ssh", "var/log", "var/empty", "srv",
-              "etc/lab", "lib64")
+              "etc/lab", "lib64", "etc/keepalived",
+              *(f"{topology.PAIR_CONFIG_ROOT.strip('/')}/{name}/keepalived" for name in topology.PAIR_DIRECTORS))
 
 STEPS = 6
 
@@ -137,6 +146,8 @@ def _host_binaries() -> dict[str, Path]:
         else:
             found[guest_path] = path
     missing += [pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool, path=_sbin_path()) is None]
+    if not STATIC_LIBC.is_file():
+        missing.append("libc6-dev")
     if missing:
         raise LabBuildError("missing host packages; run: apt-get install -y " + " ".join(sorted(set(missing))))
     return found
@@ -378,6 +389,12 @@ def _assemble_rootfs(rootfs: Path, binaries: dict[str, Path], host_key: Path,
     (rootfs / "etc/lab/netns" / f"{topology.CLIENT_NAMESPACE}.ip").write_text(topology.client_batch())
     for rs in topology.REAL_SERVERS.values():
         (rootfs / "etc/lab/netns" / f"{rs.name}.ip").write_text(topology.real_server_batch(rs))
+    (rootfs / "etc/lab/pair.conf").write_text(topology.pair_conf())
+    (rootfs / "etc/lab/pair.ip").write_text(topology.pair_batch())
+    for host in [*topology.PAIR_DIRECTORS.values(), *topology.PAIR_REAL_SERVERS.values(), topology.PAIR_CLIENT]:
+        (rootfs / "etc/lab/netns" / f"{host.name}.ip").write_text(topology.pair_host_batch(host))
+    _run(["gcc", "-static", "-O2", "-Wall", "-Werror", "-o", str(rootfs / "usr/local/bin/lab-probe"),
+          str(PROBE_SOURCE)])
     for path in (rootfs / "etc/shadow", rootfs / "root/.ssh/authorized_keys"):
         os.chmod(path, 0o600)
 
@@ -387,10 +404,10 @@ def _assemble_rootfs(rootfs: Path, binaries: dict[str, Path], host_key: Path,
 def _fingerprint(package: str, binaries: dict[str, Path], keys: Iterable[str]) -> str:
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    sources = [here / name for name in ("build.py", "initramfs.py", "topology.py")] + sorted(
+    sources = [here / name for name in ("build.py", "initramfs.py", "topology.py")] + [PROBE_SOURCE] + sorted(
         p for p in GUEST_OVERLAY.rglob("*") if p.is_file())
     for path in sources:
-        digest.update(f"{path.relative_to(layout.REPO_ROOT)}\0".encode())
+        digest.update(f"{path.relative_to(layout.PACKAGE_DIR)}\0".encode())
         digest.update(path.read_bytes())
     digest.update(package.encode())
     for key in keys:
@@ -490,7 +507,7 @@ def _build(force: bool, log: Log) -> LabImage:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.build", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.build", description=__doc__.split("\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild the initramfs even if nothing changed")
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds the lab inside the guest, once, at boot (busybox init's sysinit step, before sshd
 # starts: when SSH answers, the lab is ready). The addresses come from /etc/lab/, written
-# by tests/lab/build.py from tests/lab/topology.py.
+# by lab/build.py from lab/topology.py.
 #
 # iproute2's ip is called by full path: busybox sh runs its own applets first, and busybox's
 # ip has no netns. Each ip process costs about 0.15 s under TCG, hence the -batch files.
@@ -12,6 +12,7 @@ setsys() { echo "$2" > "/proc/sys/$1" || log "could not set $1=$2"; }
 in_ns() { ns=$1; shift; nsenter --net="/run/netns/$ns" "$@"; }
 
 log "boot script started"
+. /etc/lab/network.conf
 hostname lbadmin-lab
 modprobe -a $(cat /etc/lab/modules.conf) || log "some modules failed to load"
 
@@ -38,6 +39,7 @@ setsys net/ipv6/conf/default/accept_dad 0
 setsys net/core/devconf_inherit_init_net 1
 
 $IP -batch /etc/lab/director.ip || log "director network failed"
+$IP -batch /etc/lab/pair.ip || log "pair network failed"
 for batch in /etc/lab/netns/*.ip; do
     ns=$(basename "$batch" .ip)
     $IP -n "$ns" -batch "$batch" || log "namespace $ns failed"
@@ -54,7 +56,23 @@ while read -r name _; do
     echo "$name" > "/srv/$name/index.html"
 done < /etc/lab/real-servers.conf
 
+# The director pair's real servers: the same ARP rules (they hold the pair's VIPs on lo),
+# a web server answering with the name, and an echo service for long-lived connections.
+# Nothing stops these during tests, so they are started here once.
 mkdir -p /run/lab /run/sshd
+grep '^rs ' /etc/lab/pair.conf | while read -r _ name _; do
+    mkdir -p "/srv/$name"
+    echo "$name" > "/srv/$name/index.html"
+    in_ns "$name" sh -c "
+        echo 1 > /proc/sys/net/ipv4/conf/all/arp_ignore
+        echo 2 > /proc/sys/net/ipv4/conf/all/arp_announce
+        busybox httpd -p $HTTP_PORT -h /srv/$name
+        busybox nc -ll -p $ECHO_PORT -e busybox cat &" </dev/null >/dev/null 2>&1 \
+        || log "$name: pair real server failed"
+done
+
 /usr/local/bin/lab-rs start $(cut -d' ' -f1 /etc/lab/real-servers.conf) || log "real servers failed"
 /usr/local/bin/lab-forward start || log "check forwarders failed"
+/usr/local/bin/lab-director start $(grep '^director ' /etc/lab/pair.conf | cut -d' ' -f2) \
+    || log "pair directors failed"
 log "ready"
