@@ -53,9 +53,11 @@ def record_transitions(director: Director, status: VrrpStatus) -> list[VrrpTrans
         except IntegrityError:
             continue  # another poll recorded it first
         created.append(row)
+    # "" when keepalived runs but has reported nothing yet: unknown, never the last state
+    # seen before (a rebooted director's old MASTER would be a lie).
     state = status.state()
-    since = _when(status.transitions[-1]) if status.transitions and state != "STOPPED" else now
-    if state and state != director.vrrp_state:
+    since = _when(status.transitions[-1]) if status.transitions and state not in ("STOPPED", "") else now
+    if state != director.vrrp_state:
         Director.objects.filter(pk=director.pk).update(vrrp_state=state, vrrp_state_since=since)
         director.vrrp_state, director.vrrp_state_since = state, since
     return created

@@ -112,10 +112,12 @@ def converge_keepalived(director: Director, executor: ipvs.Executor, *, verify_r
     if not verify_remote and wanted == director.vrrp_applied:
         return KeepalivedOutcome(False, [])
     running = executor.run_script(READ_FILE, [director.keepalived_conf]).stdout
+    hook = executor.run_script(READ_FILE, [notify_path(director)]).stdout
+    if hook != NOTIFY_HOOK:  # missing (a new director, a wiped disk) or edited
+        executor.run_script(INSTALL_FILE, [notify_path(director), "0755"], stdin=NOTIFY_HOOK)
     if running == wanted and wanted == director.vrrp_applied:
         return KeepalivedOutcome(False, [])
     diff = diff_lines(running, wanted, director)
-    executor.run_script(INSTALL_FILE, [notify_path(director), "0755"], stdin=NOTIFY_HOOK)
     result = executor.run_script(INSTALL_KEEPALIVED, [director.keepalived_conf, director.keepalived_pidfile, KEEPALIVED],
                                  stdin=wanted)
     with transaction.atomic():

@@ -19,14 +19,29 @@ from lbadmin import audit
 from lbadmin.models import Director
 
 
-def register_lab_director(vm, name: str = "lab") -> Director:
-    """Create or update the director that points at this VM, pinning its host key."""
+# The pair directors see /etc/keepalived and /run as their own (lab/README.md), and /run is
+# emptied when a director is revived (a reboot); /var is shared by the whole guest. So the
+# state dir (notify hook and its log) lives beside keepalived.conf, which survives a reboot
+# as /var/lib/lbadmin does on a real director.
+PAIR_STATE_DIR = "/etc/keepalived/lbadmin"
+
+
+def register_lab_director(vm, name: str = "lab", *, pair: str | None = None, **fields) -> Director:
+    """Create or update the director that points at this VM (or, with `pair`, at one of its
+    pair directors dirA/dirB), pinning its host key."""
     director = Director.objects.filter(name=name).first()
     before = audit.snapshot(director) if director else None
     director = director or Director(name=name)
     director.address = vm.ssh_host
     director.transport = Director.Transport.SSH
-    director.ssh_port = vm.ssh_port
+    director.ssh_port = vm.director_endpoint(pair)[1] if pair else vm.ssh_port
+    if pair:
+        director.keepalived_conf = topology.KEEPALIVED_CONF
+        director.keepalived_pidfile = "/run/keepalived.pid"
+        director.state_dir = PAIR_STATE_DIR
+        director.vrrp_address = topology.PAIR_DIRECTORS[pair].ipv4
+    for field, value in fields.items():
+        setattr(director, field, value)
     director.ssh_user = vm.ssh_user
     director.ssh_key_path = str(vm.key_path)
     director.host_key = vm.host_key
