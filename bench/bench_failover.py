@@ -27,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import logging  # noqa: E402
+
 from lab import topology  # noqa: E402
 from lab.probe import outages  # noqa: E402
 from lab.services import start_redis  # noqa: E402
@@ -111,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("paramiko").setLevel(logging.WARNING)  # one line per SSH login otherwise
     redis_url, stop_redis = start_redis()
     vm = LabVM(name="bench-failover")
     print("booting the lab (director pair)...", file=sys.stderr)

@@ -64,6 +64,8 @@ HOST_BINARIES = {
     "usr/sbin/sshd": ("/usr/sbin/sshd",),
     "usr/lib/openssh/sftp-server": ("/usr/lib/openssh/sftp-server",),
     "usr/sbin/keepalived": ("/usr/sbin/keepalived",),  # VRRP for the director pair
+    # GNU date: busybox's has no %N, and keepalived's notify hook stamps transitions in ns.
+    "usr/bin/date": ("/usr/bin/date", "/bin/date"),
 }
 HOST_PACKAGES = {
     "bin/busybox": "busybox-static",
@@ -73,6 +75,7 @@ HOST_PACKAGES = {
     "usr/sbin/sshd": "openssh-server",
     "usr/lib/openssh/sftp-server": "openssh-sftp-server",
     "usr/sbin/keepalived": "keepalived",
+    "usr/bin/date": "coreutils",
 }
 HOST_TOOLS = {"apt-get": "apt", "apt-cache": "apt", "dpkg-deb": "dpkg", "dpkg": "dpkg",
               "depmod": "kmod", "ldd": "libc-bin", "gcc": "gcc"}

@@ -86,7 +86,11 @@ if [ -r /proc/net/ip_vs_conn ]; then echo $(( $(wc -l < /proc/net/ip_vs_conn) - 
 NOTIFY_HOOK = """#!/bin/sh
 # Written by lbadmin. keepalived runs this on every VRRP transition (notify); lbadmin
 # reads the log over SSH. Arguments: INSTANCE|GROUP NAME MASTER|BACKUP|FAULT|STOP PRIORITY
-now=$(date +%s.%N 2>/dev/null)
+# By full path: a busybox shell would run its own date applet, which has no %N.
+now=
+for d in /usr/bin/date /bin/date; do
+    if [ -x "$d" ]; then now=$("$d" +%s.%N 2>/dev/null); break; fi
+done
 case $now in *N*|'') now=$(date +%s) ;; esac
 printf '%s %s %s %s %s\\n' "$now" "$1" "$2" "$3" "${4:-}" >> "$(dirname -- "$0")/vrrp.log"
 """

@@ -8,6 +8,7 @@ The VM is published like `python -m lab up` publishes it (lab/state.py), so
 """
 import signal
 import time
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -16,7 +17,7 @@ from lab import state, topology
 from lab.build import LabBuildError, ensure_built
 from lab.vm import LabBootError, LabVM
 from lbadmin import audit
-from lbadmin.models import Director
+from lbadmin.models import Director, RedundancyGroup
 
 
 # The pair directors see /etc/keepalived and /run as their own (lab/README.md), and /run is
@@ -54,6 +55,21 @@ def register_lab_director(vm, name: str = "lab", *, pair: str | None = None, **f
     return director
 
 
+def register_lab_pair(vm) -> list[Director]:
+    """dirA and dirB in a redundancy group 'lab-pair', as an operator would set them up."""
+    group = RedundancyGroup.objects.filter(name="lab-pair").first()
+    if group is None:
+        group = RedundancyGroup(name="lab-pair", virtual_router_id=51, interface=topology.PAIR_INTERFACE,
+                                advert_interval=Decimal("0.1"), sync_daemon=True, sync_id=51)
+        group.full_clean()
+        with transaction.atomic():
+            group.save()
+            audit.record("create", group, after=audit.snapshot(group), actor="manage.py lab",
+                         message="lab director pair's redundancy group")
+    return [register_lab_director(vm, name, pair=name, group=group, priority=priority)
+            for name, priority in (("dirA", 150), ("dirB", 100))]
+
+
 class Command(BaseCommand):
     help = "Boot the QEMU lab director (real IPVS kernel) and register it as a director."
 
@@ -81,7 +97,9 @@ class Command(BaseCommand):
                 director = register_lab_director(vm, name)
                 self.stderr.write(f"[3/3] registered director '{director.name}': ssh root@127.0.0.1:{vm.ssh_port}, "
                                   f"host key {director.host_key_fingerprint}")
+                pair = register_lab_pair(vm)
                 self._print_guide(vm, name)
+                self._print_pair_guide(vm, pair)
                 while not stop["now"] and vm.is_running():
                     time.sleep(1)
         except KeyboardInterrupt:
@@ -89,6 +107,20 @@ class Command(BaseCommand):
         finally:
             vm.stop()
             self.stdout.write("Lab VM stopped.")
+
+    def _print_pair_guide(self, vm: LabVM, pair: list[Director]) -> None:
+        group = pair[0].group
+        rs = ", ".join(f"{r.name} {r.ipv4}" for r in topology.PAIR_REAL_SERVERS.values())
+        self.stdout.write(
+            f"Redundancy: directors {' and '.join(d.name for d in pair)} form group '{group}' (REDUNDANCY page; "
+            f"priorities {', '.join(f'{d.name} {d.priority}' for d in pair)}, adverts every {group.advert_interval} s). "
+            f"Their VIPs: {topology.PAIR_VIP_POOL_V4[0]} .. {topology.PAIR_VIP_POOL_V4[-1]} on device "
+            f"{topology.PAIR_INTERFACE}, direct routing to {rs} (port {topology.HTTP_PORT}; echo on "
+            f"{topology.ECHO_PORT}). keepalived raises a VIP when a virtual server on it is activated; CONTROL "
+            "shows which director holds it. To fail the master over for real (every process of dirA killed, "
+            "its link down), and to bring it back:\n"
+            f"  {state.ssh_command_line(vm)} lab-director kill dirA\n"
+            f"  {state.ssh_command_line(vm)} lab-director start dirA")
 
     def _print_guide(self, vm: LabVM, name: str) -> None:
         self.stdout.write(f"VIPs you can use: {topology.VIP_POOL_V4[0]} .. {topology.VIP_POOL_V4[-1]} "
