@@ -45,11 +45,12 @@ EXPECTED = {
     "audit_export": (VIEWER, GET_ONLY),
     "audit_detail": (VIEWER, GET_ONLY),
 }
-from tests import roles_health, roles_io  # noqa: E402
+from tests import roles_health, roles_io, roles_pages  # noqa: E402
 
 EXPECTED.update(roles_health.EXPECTED)
 EXPECTED.update(roles_io.EXPECTED)
-EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS}
+EXPECTED.update(roles_pages.EXPECTED)
+EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS}
 
 # Reachable by any logged-in user, whatever the role.
 ANY_USER = {"home", "password_change", "logout", "login"}

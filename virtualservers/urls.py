@@ -17,6 +17,7 @@ urlpatterns = [
     path("virtual/<int:pk>/real/<int:rs_pk>/delete/", vs.real_delete, name="real_delete"),
     path("virtual/<int:pk>/real/<int:rs_pk>/toggle/", vs.real_toggle, name="real_toggle"),
     path("virtual/<int:pk>/real/<int:rs_pk>/drain/", vs.real_drain, name="real_drain"),
+    path("virtual/<int:pk>/prepare/", vs.real_prep, name="real_prep"),
     path("virtual/<int:pk>/check/", vs.check_edit, name="check_edit"),
     path("config/", include("virtualservers.io_urls")),
 ]

@@ -1,0 +1,14 @@
+"""Role expectations for the redundancy, real-server preparation and director pages:
+name -> (role for GET, role for POST). Merged into tests/test_roles.py's table."""
+from django.urls import reverse
+
+from lbadmin.roles import ADMIN, OPERATOR, VIEWER  # noqa: F401
+
+GET_ONLY = "405"
+EXPECTED: dict = {
+    "real_prep": (VIEWER, GET_ONLY),
+}
+# How to build each view's URL: name -> function(ids) -> str; ids has virtual, real, director, user, audit, group.
+URLS: dict = {
+    "real_prep": lambda ids: reverse("real_prep", args=[ids["virtual"]]),
+}
