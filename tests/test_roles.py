@@ -68,12 +68,15 @@ def ids(db, make_user):
     vs = factories.virtual_server()
     rs = factories.real_server(vs)
     d = factories.director()
+    from lbadmin.models import RedundancyGroup
+
+    group = RedundancyGroup.objects.create(name="g1")
     target = make_user(VIEWER, username="someone")
     from lbadmin import audit
 
     entry = audit.record("create", vs, after={"name": vs.name}, actor="test")
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
-    return {"virtual": vs.pk, "real": rs.pk, "director": d.pk, "user": target.pk, "audit": entry.pk}
+    return {"virtual": vs.pk, "real": rs.pk, "director": d.pk, "user": target.pk, "audit": entry.pk, "group": group.pk}
 
 
 def url_for(name: str, ids: dict) -> str:
