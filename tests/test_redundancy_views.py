@@ -115,3 +115,21 @@ def test_an_empty_group_is_deleted_with_an_audit_entry(client_for, admin_user):
 @pytest.mark.django_db
 def test_editing_a_group_requires_the_admin_role(client_for, operator, pair):
     assert client_for(operator).get(reverse("redundancy_group_edit", args=[pair[0].pk])).status_code == 403
+
+
+def queries_for(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+@pytest.mark.django_db
+def test_the_page_needs_as_many_queries_for_many_virtual_servers_as_for_one(client_for, viewer, pair):
+    client = client_for(viewer)
+    one = queries_for(client, reverse("redundancy_groups"))
+    for n in range(30):
+        factories.virtual_server(name=f"vs{n}", address=f"192.0.2.{100 + n}", active=True)
+    assert queries_for(client, reverse("redundancy_groups")) == one
