@@ -3,7 +3,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.db.models import Q
 
-from .models import AuditEntry, ClusterSettings, Director, RedundancySettings
+from .models import AuditEntry, ClusterSettings, Director, RedundancyGroup, RedundancySettings
 from .roles import ROLE_CHOICES
 
 
@@ -22,12 +22,28 @@ class RedundancySettingsForm(forms.ModelForm):
                   "heartbeat_port", "monitor_links", "syncdaemon", "syncd_iface", "syncd_id"]
 
 
+class RedundancyGroupForm(forms.ModelForm):
+    class Meta:
+        model = RedundancyGroup
+        fields = ["name", "virtual_router_id", "interface", "advert_interval", "vrrp_version", "preempt",
+                  "preempt_delay", "unicast", "track_interfaces", "sync_daemon", "sync_interface", "sync_id",
+                  "garp_master_delay", "garp_master_repeat", "garp_master_refresh"]
+
+
 class DirectorForm(forms.ModelForm):
     class Meta:
         model = Director
         fields = ["name", "address", "transport", "ssh_port", "ssh_user", "ssh_key_path", "host_key",
-                  "drift_policy", "enabled"]
+                  "drift_policy", "enabled", "group", "priority", "vrrp_address", "keepalived_conf",
+                  "keepalived_pidfile", "state_dir"]
         widgets = {"host_key": forms.Textarea(attrs={"rows": 2, "cols": 60})}
+        help_texts = {
+            "priority": "1 to 254; the highest live director of the group holds the VIPs. Give the primary the "
+                        "higher one (e.g. 150 and 100)",
+            "keepalived_conf": "On the director: lbadmin writes this file (VRRP only), checks it with keepalived -t "
+                               "and reloads keepalived",
+            "keepalived_pidfile": "On the director: how lbadmin finds the running keepalived to reload it",
+        }
 
 
 class UserCreateForm(forms.ModelForm):

@@ -50,7 +50,7 @@ def redundancy(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def director_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "lbadmin/director_list.html", {"directors": Director.objects.all()})
+    return render(request, "lbadmin/director_list.html", {"directors": Director.objects.select_related("group")})
 
 
 @require_http_methods(["GET", "POST"])

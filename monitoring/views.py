@@ -1,5 +1,6 @@
 """CONTROL/MONITORING: the product's own processes, the Applies panel, the health
-checker's alarm and the live routing table of every enabled director."""
+checker's alarm, the VRRP state of each redundancy group and the live routing table of
+every enabled director."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -11,6 +12,7 @@ from virtualservers.apply_status import apply_status
 from .checker_alarm import checker_alarm
 from .live_table import director_views, enabled_directors
 from .process_pings import check_all
+from .vrrp_table import group_states
 
 INTERVALS = [0, 1, 2, 5, 10, 30]
 
@@ -23,19 +25,24 @@ def _interval(request: HttpRequest) -> int:
     return value if value in INTERVALS else 2
 
 
+def _live_context(request: HttpRequest) -> dict:
+    """The live table and the VRRP panel: one read of each director's snapshot for both."""
+    views = director_views(enabled_directors())
+    return {"interval": _interval(request), "views": views, "groups": group_states([view for view, _ in views])}
+
+
 @require_GET
 @role_required(VIEWER)
 def control(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.GET.get("part") == "processes":
         return partial(request, "monitoring/_processes.html", {"processes": check_all()})
     return render(request, "monitoring/control.html", {
-        "processes": check_all(), "intervals": INTERVALS, "interval": _interval(request),
-        "alarm": checker_alarm(), "views": director_views(enabled_directors()), **apply_status(),
+        "processes": check_all(), "intervals": INTERVALS, "alarm": checker_alarm(), **_live_context(request),
+        **apply_status(),
     })
 
 
 @require_GET
 @role_required(VIEWER)
 def live(request: HttpRequest) -> HttpResponse:
-    return partial(request, "monitoring/_live.html", {
-        "interval": _interval(request), "views": director_views(enabled_directors())})
+    return partial(request, "monitoring/_live.html", _live_context(request))

@@ -311,6 +311,7 @@ def keepalived_health_checks(draw):
         hc.use_regex = bool(hc.http_body) and draw(st.booleans()) and any(c in hc.http_body for c in ".?*()")
         if hc.use_regex:
             hc.http_body = hc.http_body.replace("(", "").replace(")", "") + ".*"
+            hc.use_regex = not regex_problems(hc)  # "*x.*" and "?.*" do not compile
     if check_type == "https":
         hc.verify_tls = False
         hc.sni = draw(optional(word))

@@ -45,11 +45,12 @@ EXPECTED = {
     "audit_export": (VIEWER, GET_ONLY),
     "audit_detail": (VIEWER, GET_ONLY),
 }
-from tests import roles_health, roles_io  # noqa: E402
+from tests import roles_health, roles_io, roles_pages  # noqa: E402
 
 EXPECTED.update(roles_health.EXPECTED)
 EXPECTED.update(roles_io.EXPECTED)
-EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS}
+EXPECTED.update(roles_pages.EXPECTED)
+EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS}
 
 # Reachable by any logged-in user, whatever the role.
 ANY_USER = {"home", "password_change", "logout", "login"}
@@ -67,12 +68,15 @@ def ids(db, make_user):
     vs = factories.virtual_server()
     rs = factories.real_server(vs)
     d = factories.director()
+    from lbadmin.models import RedundancyGroup
+
+    group = RedundancyGroup.objects.create(name="g1")
     target = make_user(VIEWER, username="someone")
     from lbadmin import audit
 
     entry = audit.record("create", vs, after={"name": vs.name}, actor="test")
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
-    return {"virtual": vs.pk, "real": rs.pk, "director": d.pk, "user": target.pk, "audit": entry.pk}
+    return {"virtual": vs.pk, "real": rs.pk, "director": d.pk, "user": target.pk, "audit": entry.pk, "group": group.pk}
 
 
 def url_for(name: str, ids: dict) -> str:

@@ -1,7 +1,8 @@
 """URLs of the virtual-server app: VIRTUAL SERVERS and its tabs, the Applies panel,
-and CONFIGURATION (io_urls)."""
+REDUNDANCY (groups, keepalived.conf preview, apply) and CONFIGURATION (io_urls)."""
 from django.urls import include, path
 
+from . import redundancy_views as redundancy
 from . import views as vs
 
 urlpatterns = [
@@ -17,6 +18,12 @@ urlpatterns = [
     path("virtual/<int:pk>/real/<int:rs_pk>/delete/", vs.real_delete, name="real_delete"),
     path("virtual/<int:pk>/real/<int:rs_pk>/toggle/", vs.real_toggle, name="real_toggle"),
     path("virtual/<int:pk>/real/<int:rs_pk>/drain/", vs.real_drain, name="real_drain"),
+    path("virtual/<int:pk>/prepare/", vs.real_prep, name="real_prep"),
     path("virtual/<int:pk>/check/", vs.check_edit, name="check_edit"),
+    path("redundancy/", redundancy.groups, name="redundancy_groups"),
+    path("redundancy/add/", redundancy.group_edit, name="redundancy_group_add"),
+    path("redundancy/<int:pk>/", redundancy.group_edit, name="redundancy_group_edit"),
+    path("redundancy/<int:pk>/delete/", redundancy.group_delete, name="redundancy_group_delete"),
+    path("redundancy/<int:pk>/apply/", redundancy.group_apply, name="redundancy_group_apply"),
     path("config/", include("virtualservers.io_urls")),
 ]

@@ -17,6 +17,7 @@ from lbadmin.models import ClusterSettings
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
 
 from .apply_status import apply_status
+from .formats.realserver_prep import Prep, prepare
 from .forms import HealthCheckForm, RealServerForm, VirtualServerForm
 from .health_facts import LastResult, last_results
 from .models import HealthCheck, RealServer, VirtualServer
@@ -194,3 +195,22 @@ def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
                      template="virtualservers/check_form.html",
                      context={"vs": vs, "tab": "check"}, object_type="HealthCheck",
                      success_url=reverse("check_edit", args=[vs.pk]))
+
+
+# Prepare real servers ------------------------------------------------------------
+
+def real_server_preps(vs: VirtualServer) -> list[Prep]:
+    """One block per forwarding method in use: the virtual server's and any real server's own."""
+    cluster = ClusterSettings.load()
+    methods = [vs.effective_forwarding(cluster)]
+    for rs in vs.real_servers.all():
+        rs.virtual_server = vs
+        methods.append(rs.effective_forwarding(cluster))
+    return [prepare(vs.address, method, nat_router=cluster.nat_router_ip or "") for method in dict.fromkeys(methods)]
+
+
+@require_GET
+@role_required(VIEWER)
+def real_prep(request: HttpRequest, pk: int) -> HttpResponse:
+    vs = get_object_or_404(VirtualServer, pk=pk)
+    return render(request, "virtualservers/real_prep.html", {"vs": vs, "tab": "prep", "preps": real_server_preps(vs)})

@@ -11,3 +11,14 @@
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("DOMContentLoaded", tick);
 })();
+
+// Copy buttons: a button with data-copy copies the text of the <pre> beside it.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("[data-copy]");
+  if (!button || !navigator.clipboard) return;
+  var pre = button.parentElement.querySelector("pre");
+  navigator.clipboard.writeText(pre.textContent).then(function () {
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = "Copy"; }, 1500);
+  });
+});

@@ -1,0 +1,75 @@
+"""REDUNDANCY: the redundancy groups, each director's keepalived.conf preview and APPLY.
+The Piranha lvs.cf values (RedundancySettings) keep their own page in the core app."""
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from lbadmin import audit
+from lbadmin.editing import edit_page
+from lbadmin.forms import RedundancyGroupForm
+from lbadmin.models import RedundancyGroup
+from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
+
+from .redundancy import DEFAULTS, group_rows
+from .tasks import configuration_changed, queue_reconcile
+
+
+@require_GET
+@role_required(VIEWER)
+def groups(request: HttpRequest) -> HttpResponse:
+    return render(request, "virtualservers/redundancy.html", {"groups": group_rows(), "defaults": DEFAULTS})
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(ADMIN)
+def group_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    group = get_object_or_404(RedundancyGroup, pk=pk) if pk else RedundancyGroup()
+    return edit_page(request, form_class=RedundancyGroupForm, instance=group, object_type="RedundancyGroup",
+                     template="virtualservers/redundancy_group_form.html", context={"defaults": DEFAULTS},
+                     on_saved=lambda o, b: configuration_changed("redundancy group saved"),
+                     success_url=reverse("redundancy_groups"))
+
+
+@require_POST
+@role_required(ADMIN)
+def group_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    group = get_object_or_404(RedundancyGroup, pk=pk)
+    names = ", ".join(group.members.values_list("name", flat=True))
+    if names:
+        messages.error(request, f"Not deleted: directors {names} are in group {group}. Move them to another "
+                                "group (or none) on DIRECTORS first.")
+        return redirect("redundancy_groups")
+    try:
+        with transaction.atomic():
+            audit.record("delete", group, before=audit.snapshot(group), object_type="RedundancyGroup")
+            group.delete()
+    except ProtectedError:  # a director joined it meanwhile
+        messages.error(request, f"Not deleted: a director joined group {group} meanwhile.")
+    else:
+        messages.success(request, f"Deleted redundancy group {group}.")
+    return redirect("redundancy_groups")
+
+
+@require_POST
+@role_required(OPERATOR)
+def group_apply(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a reconcile of the group's enabled directors: it installs their keepalived.conf
+    after their IPVS table. Audited like the toggles, then queued once the entry is saved."""
+    group = get_object_or_404(RedundancyGroup, pk=pk)
+    members = list(group.members.filter(enabled=True).values_list("pk", "name"))
+    names = ", ".join(name for _, name in members) or "no enabled director"
+    with transaction.atomic():
+        audit.record("apply", group, object_type="RedundancyGroup", message=f"reconcile queued for {names}")
+    try:
+        for director_id, _ in members:
+            queue_reconcile(director_id, f"apply group {group.name}", getattr(request, "request_id", ""))
+    except Exception as exc:  # Redis down: say so; the periodic sweep catches up once it is back
+        messages.error(request, f"Could not queue the reconcile ({exc.__class__.__name__}: {exc}); "
+                                "the 30 s sweep will install it once Redis is back.")
+    else:
+        messages.success(request, f"Reconcile queued for {names}.")
+    return redirect("redundancy_groups")
