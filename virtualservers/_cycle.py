@@ -1,0 +1,1 @@
+from monitoring import views  # noqa: F401
