@@ -1,0 +1,1 @@
+import tests.services  # noqa: F401
