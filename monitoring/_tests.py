@@ -1,1 +1,0 @@
-import tests.services  # noqa: F401
