@@ -1,1 +1,0 @@
-import django.db  # noqa: F401
