@@ -1,1 +1,0 @@
-from monitoring import views  # noqa: F401
