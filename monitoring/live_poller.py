@@ -15,7 +15,7 @@ from virtualservers import ipvs
 from virtualservers.reconcile import UNREACHABLE, executor_for, forget_executor
 from virtualservers.tasks import queue_reconcile
 
-from .vrrp_poller import poll_vrrp
+from .vrrp_poller import poll_vrrp, state_unknown
 
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
@@ -66,6 +66,7 @@ def poll_director(director: Director) -> dict:
         if isinstance(exc, UNREACHABLE):
             forget_executor(director.pk)
             director.set_status(Director.Status.UNREACHABLE, str(exc))
+            state_unknown(director)
         else:
             director.set_status(Director.Status.DEGRADED, str(exc))
     else:

@@ -32,6 +32,15 @@ def poll_vrrp(director: Director, executor: ipvs.Executor) -> dict:
             "last": [[line.at, line.name, line.state] for line in status.transitions[-5:]]}
 
 
+def state_unknown(director: Director) -> None:
+    """The director cannot be read: its VRRP state is unknown from now on, not the last one
+    read (a dead MASTER is not MASTER)."""
+    if director.vrrp_state:
+        now = timezone.now()
+        Director.objects.filter(pk=director.pk).update(vrrp_state="", vrrp_state_since=now)
+        director.vrrp_state, director.vrrp_state_since = "", now
+
+
 def _when(line: NotifyLine) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(line.at, tz=datetime.timezone.utc)
 

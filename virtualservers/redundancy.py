@@ -81,7 +81,15 @@ def member_row(director: Director) -> MemberRow:
             note = ("Never installed by lbadmin: the whole file is new." if not director.vrrp_applied else
                     "Differs from the file lbadmin installed last: the next reconcile installs it.")
             diff = tuple(diff_lines(director.vrrp_applied, wanted, director))
-    return MemberRow(director, director.vrrp_state or "not read yet", director.vrrp_state_since, last, note, diff)
+    return MemberRow(director, _state_words(director), director.vrrp_state_since, last, note, diff)
+
+
+def _state_words(director: Director) -> str:
+    if director.vrrp_state:
+        return director.vrrp_state
+    if director.status == Director.Status.UNREACHABLE:
+        return "unknown: the director cannot be reached"
+    return "unknown" if director.vrrp_state_since else "not read yet"
 
 
 def group_rows() -> list[GroupRow]:
