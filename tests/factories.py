@@ -27,3 +27,15 @@ def director(name="lab", **fields) -> Director:
     d = Director(name=name, **defaults)
     d.save()
     return d
+
+
+def redundancy_pair(**director_fields):
+    """Group "edge" with lb1 (priority 150) and lb2 (100), and an active virtual server on
+    192.0.2.50: (group, primary, backup)."""
+    from lbadmin.models import RedundancyGroup
+
+    group = RedundancyGroup.objects.create(name="edge", virtual_router_id=51, interface="eth0")
+    primary = director("lb1", group=group, priority=150, **{k: v[0] for k, v in director_fields.items()})
+    backup = director("lb2", group=group, priority=100, **{k: v[1] for k, v in director_fields.items()})
+    virtual_server(address="192.0.2.50", active=True)
+    return group, primary, backup

@@ -3,14 +3,12 @@ workers (two machines in production, two processes here), killing the one that h
 the checker lease hands the checks to the other within three check intervals."""
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import redis as redis_lib
 
 from tests.health_servers import listener
-from tests.processes import ROOT, celery_env, celery_process, wait_for
+from tests.processes import celery_env, celery_process, manage, wait_for
 
 INTERVAL = 3  # seconds between checks of one real server
 SETUP = f"""
@@ -19,12 +17,6 @@ vs = VirtualServer.objects.create(name="web", address="192.0.2.91", port=80, act
 HealthCheck.objects.create(virtual_server=vs, check_type="tcp", interval={INTERVAL}, timeout=1, rise=1, fall=2)
 RealServer.objects.create(virtual_server=vs, name="alive", address="127.0.0.1", port={{live}}, admin_state="enabled")
 """
-
-
-def manage(env, *args):
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def test_a_second_worker_takes_the_checks_over_when_the_first_is_killed(redis_url, tmp_path):

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.urls import reverse
 
-from lbadmin.models import RedundancyGroup, VrrpTransition
+from lbadmin.models import VrrpTransition
 from lbadmin.redis_client import get_redis
 from monitoring.live_poller import SNAPSHOT_KEY
 from tests import factories
@@ -23,11 +23,7 @@ def empty_redis(redis_url):
 
 @pytest.fixture
 def pair(db):
-    group = RedundancyGroup.objects.create(name="edge", virtual_router_id=51, interface="eth0")
-    primary = factories.director("lb1", group=group, priority=150)
-    backup = factories.director("lb2", group=group, priority=100)
-    factories.virtual_server(address="192.0.2.50", active=True)
-    return group, primary, backup
+    return factories.redundancy_pair()
 
 
 def put_snapshot(director, state, *, age=0.0, running=True, daemons=("master",), connections=0):

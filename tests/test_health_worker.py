@@ -2,14 +2,12 @@
 second, a real worker starts the checker, real sockets are checked, and the transitions
 land in the database the worker shares (a migrated SQLite file, as in production)."""
 import sqlite3
-import subprocess
-import sys
 import time
 
 import redis as redis_lib
 
 from tests.health_servers import closed_port, listener
-from tests.processes import ROOT, celery_env, celery_process, wait_for
+from tests.processes import celery_env, celery_process, manage, wait_for
 
 SETUP = """
 from virtualservers.models import HealthCheck, RealServer, VirtualServer
@@ -18,12 +16,6 @@ HealthCheck.objects.create(virtual_server=vs, check_type="tcp", interval=1, time
 RealServer.objects.create(virtual_server=vs, name="alive", address="127.0.0.1", port={live}, admin_state="enabled")
 RealServer.objects.create(virtual_server=vs, name="dead", address="127.0.0.1", port={dead}, admin_state="enabled")
 """
-
-
-def manage(env, *args):
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
 
 
 def test_beat_and_a_worker_run_the_checks_and_record_transitions(redis_url, tmp_path):

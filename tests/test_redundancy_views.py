@@ -18,11 +18,7 @@ def empty_redis(redis_url):
 
 @pytest.fixture
 def pair(db):
-    group = RedundancyGroup.objects.create(name="edge", virtual_router_id=51, interface="eth0")
-    primary = factories.director("lb1", group=group, priority=150, vrrp_address="192.0.2.11")
-    backup = factories.director("lb2", group=group, priority=100, vrrp_address="192.0.2.12")
-    factories.virtual_server(address="192.0.2.50", active=True)
-    return group, primary, backup
+    return factories.redundancy_pair(vrrp_address=("192.0.2.11", "192.0.2.12"))
 
 
 @pytest.mark.django_db
