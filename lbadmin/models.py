@@ -3,9 +3,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from lbadmin import audit_chain
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
 from virtualservers.formats import validate as rules
@@ -331,6 +332,18 @@ class VrrpTransition(models.Model):
         return f"{self.director} {self.name} {self.state} at {self.at:%H:%M:%S.%f}"
 
 
+class AuditChainHead(models.Model):
+    """The newest entry's hash and the number of entries: a removed tail of the log breaks
+    the chain against this row. Written in the same transaction as each entry, first, so
+    concurrent writers queue on it (SQLite's write lock, PostgreSQL's row lock)."""
+
+    last_hash = models.CharField(max_length=64, blank=True)
+    entries = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audit chain head after {self.entries} entries"
+
+
 class AuditQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("The audit log is append-only.")
@@ -343,7 +356,8 @@ class AuditEntry(models.Model):
     """One change, login or logout. Append-only: the model, its queryset and
     database triggers (see the migration) all refuse UPDATE and DELETE."""
 
-    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set in save() before the hash is computed (auto_now_add would set it only at the insert).
+    time = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     username = models.CharField(max_length=150, blank=True, db_index=True)
     # A plain Django field on purpose: on SQLite, altering a column rebuilds the
@@ -357,6 +371,9 @@ class AuditEntry(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     message = models.TextField(blank=True)
+    # The hash chain (lbadmin/audit_chain.py): the previous entry's hash, and this one's.
+    prev_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    entry_hash = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -370,7 +387,20 @@ class AuditEntry(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None:
             raise PermissionError("The audit log is append-only.")
-        super().save(*args, **kwargs)
+        with transaction.atomic():
+            # The head first: the write makes concurrent writers wait here, so each entry
+            # links to the one really written before it.
+            if not AuditChainHead.objects.filter(pk=1).update(entries=models.F("entries") + 1):
+                AuditChainHead.objects.create(pk=1, entries=1)
+            head = AuditChainHead.objects.get(pk=1)
+            self.time = timezone.now()
+            self.prev_hash = head.last_hash
+            self.entry_hash = audit_chain.entry_hash(self.prev_hash, self.chained_fields())
+            super().save(*args, **kwargs)
+            AuditChainHead.objects.filter(pk=1).update(last_hash=self.entry_hash)
+
+    def chained_fields(self) -> dict:
+        return {name: getattr(self, name) for name in audit_chain.CHAINED_FIELDS}
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only.")

@@ -137,7 +137,9 @@ def test_an_apply_is_one_audit_entry_and_queues_a_reconcile_on_commit(django_cap
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.object_type, entry.username) == ("import", "Configuration", "tester")
     assert "site.cf" in entry.message and "2 added" in entry.message
-    assert entry.before == {} and set(entry.after) == {"virtual server a", "virtual server b"}
+    assert entry.before == {}
+    assert {key.split(".")[0] for key in entry.after} == {"vs a", "vs b"}
+    assert entry.after["vs b.port"] == 81 and entry.after["vs a.check.check_type"] == "tcp"
     assert len(callbacks) == 1
 
 
@@ -237,7 +239,20 @@ def test_an_added_virtual_server_shows_its_directors_in_the_preview_and_the_audi
     factories.director("edge-1")
     plan = configio.write_config(Config(virtual_servers=[vs("web", directors=["edge-1"])]), include_settings=False)
     assert str(plan.changes[0]).endswith("real servers: (none), directors: edge-1")
-    assert AuditEntry.objects.get().after["virtual server web"].endswith("directors: edge-1")
+    assert AuditEntry.objects.get().after["vs web.directors"] == ["edge-1"]
+
+
+def test_a_restore_that_changes_one_check_program_records_that_field_before_and_after():
+    configio.write_config(Config(virtual_servers=[vs("web")]), include_settings=False)
+    changed = configio.read_config()
+    changed.virtual_servers[0].health_check.check_type = "program"
+    changed.virtual_servers[0].health_check.send_program = "/usr/local/lib/lbadmin/checks/owa %h %p"
+    configio.write_config(changed, replace=True, include_settings=False, action="restore", source="b.json")
+    entry = AuditEntry.objects.filter(action="restore").get()
+    assert entry.before == {"vs web.check.check_type": "tcp", "vs web.check.send_program": ""}
+    assert entry.after == {"vs web.check.check_type": "program",
+                           "vs web.check.send_program": "/usr/local/lib/lbadmin/checks/owa %h %p"}
+    assert [c[0] for c in entry.changes()] == ["vs web.check.check_type", "vs web.check.send_program"]
 
 
 @pytest.mark.parametrize("kind, path", [

@@ -35,7 +35,7 @@ from django.utils import timezone
 from lbadmin import audit
 from lbadmin.models import ClusterSettings, RedundancySettings
 
-from ..formats.changes import Plan, diff_configs, show, summary
+from ..formats.changes import Plan, diff_configs, field_difference, show, summary
 from ..formats.config import (
     LINK_FIELDS,
     ClusterConfig,
@@ -280,9 +280,11 @@ def write_config(incoming: Config, *, replace: bool = False, include_settings: b
             if dry_run:
                 raise _DryRun
             if found:
+                changed_before, changed_after = field_difference(summary(current, include_settings),
+                                                                 summary(result, include_settings))
                 audit.record(
                     action, None, object_type="Configuration", object_repr=source or "configuration",
-                    before=summary(current, include_settings), after=summary(result, include_settings),
+                    before=changed_before, after=changed_after,
                     message=f"{action} of {source or 'a configuration'}: {plan.summary_line()}", actor=actor,
                 )
                 configuration_changed(f"configuration {action}")

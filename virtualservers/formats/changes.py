@@ -125,11 +125,24 @@ def diff_configs(before: Config, after: Config, include_settings: bool = True) -
 
 
 def summary(config: Config, include_settings: bool = True) -> dict:
-    """A flat, JSON-ready digest for the audit log: one key per setting and per virtual server."""
+    """A flat, JSON-ready digest for the audit log: one key per field of every setting,
+    virtual server, health check and real server ("vs Exchange-443.check.send_program")."""
     out: dict = {}
     if include_settings:
         out.update({f"global.{k}": v for k, v in scalar_fields(config.cluster).items()})
         out.update({f"redundancy.{k}": v for k, v in scalar_fields(config.redundancy).items()})
     for vs in sorted(config.virtual_servers, key=lambda s: s.name):
-        out[f"virtual server {vs.name}"] = describe(vs)
+        prefix = f"vs {vs.name}"
+        out.update({f"{prefix}.{k}": v for k, v in scalar_fields(vs).items()})
+        out[f"{prefix}.directors"] = list(vs.directors)
+        out.update({f"{prefix}.check.{k}": v for k, v in scalar_fields(vs.health_check).items()})
+        for rs in sorted(vs.real_servers, key=lambda r: r.name):
+            out.update({f"{prefix}.real {rs.name}.{k}": v for k, v in scalar_fields(rs).items()})
     return out
+
+
+def field_difference(before: dict, after: dict) -> tuple[dict, dict]:
+    """Only the keys whose values differ (absent on one side: not there), so an audit entry
+    of a change to one field of a thousand virtual servers holds that field."""
+    keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
+    return ({k: before[k] for k in keys if k in before}, {k: after[k] for k in keys if k in after})
