@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from virtualservers import ipvs  # pure: the SSH host-key scan
 
 from . import audit
+from .csv_cells import safe_row
 from .editing import edit_page
 from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
                     UserCreateForm, UserEditForm)
@@ -181,8 +182,8 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         yield writer.writerow(header)
         for e in entries.iterator():
             changes = "; ".join(f"{k}: {b!r} -> {a!r}" for k, b, a in e.changes())
-            yield writer.writerow([e.time.isoformat(), e.username, e.source_ip or "", e.request_id, e.action,
-                                   e.object_type, e.object_id, e.object_repr, changes, e.message])
+            yield writer.writerow(safe_row([e.time.isoformat(), e.username, e.source_ip or "", e.request_id, e.action,
+                                            e.object_type, e.object_id, e.object_repr, changes, e.message]))
 
     response = StreamingHttpResponse(rows(), content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="lbadmin-audit.csv"'

@@ -22,3 +22,10 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = "Copy"; }, 1500);
   });
 });
+
+// Confirmations: a form with data-confirm asks before it posts. (No inline onsubmit: the
+// Content-Security-Policy allows no inline script.)
+document.addEventListener("submit", function (event) {
+  var form = event.target.closest("form[data-confirm]");
+  if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+}, true);
