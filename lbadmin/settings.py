@@ -139,3 +139,9 @@ CELERY_BEAT_SCHEDULE.update({
     # Health checks: the tick keeps one checker running in a worker (monitoring/checker.py).
     "health-tick": {"task": "monitoring.tasks.health_tick", "schedule": 1.0},
 })
+
+CELERY_BEAT_SCHEDULE.update({
+    # Failover rehearsals on each group's schedule (rehearse_every_days): due ones start
+    # within the hour.
+    "rehearsal-schedule": {"task": "virtualservers.tasks.rehearse_due", "schedule": 3600.0},
+})
