@@ -27,7 +27,7 @@ class RedundancyGroupForm(forms.ModelForm):
         model = RedundancyGroup
         fields = ["name", "virtual_router_id", "interface", "advert_interval", "vrrp_version", "preempt",
                   "preempt_delay", "unicast", "track_interfaces", "sync_daemon", "sync_interface", "sync_id",
-                  "garp_master_delay", "garp_master_repeat", "garp_master_refresh"]
+                  "garp_master_delay", "garp_master_repeat", "garp_master_refresh", "rehearse_every_days"]
 
 
 class DirectorForm(forms.ModelForm):

@@ -178,6 +178,9 @@ class RedundancyGroup(models.Model):
     garp_master_refresh = models.PositiveSmallIntegerField(
         "gratuitous ARP: refresh every (s)", default=60,
         help_text="While MASTER, so a switch or router that missed the takeover forgets the old MAC within this time; 0 = never")
+    rehearse_every_days = models.PositiveSmallIntegerField(
+        "rehearse failover every (days)", default=0,
+        help_text="Fail the group over on purpose on this schedule and record how long the takeover took; 0 = never")
 
     class Meta:
         ordering = ["name"]
@@ -187,6 +190,7 @@ class RedundancyGroup(models.Model):
             models.CheckConstraint(condition=models.Q(preempt_delay__lte=1000), name="group_preempt_delay_range"),
             models.CheckConstraint(condition=models.Q(advert_interval__gte=Decimal("0.01"), advert_interval__lte=Decimal("40.95")),
                                    name="group_advert_range"),
+            models.CheckConstraint(condition=models.Q(rehearse_every_days__lte=3650), name="group_rehearse_every_range"),
         ]
 
     def __str__(self) -> str:
@@ -210,6 +214,8 @@ class RedundancyGroup(models.Model):
                 errors["advert_interval"] = "VRRP takes 0.01 to 40.95 seconds."
             elif self.vrrp_version == 2 and self.advert_interval != self.advert_interval.to_integral_value():
                 errors["advert_interval"] = "VRRP version 2 counts whole seconds; use version 3 for sub-second adverts."
+        if (self.rehearse_every_days or 0) > 3650:
+            errors["rehearse_every_days"] = "At most 3650 days (0 = never)."
         for field in ("garp_master_delay", "garp_master_repeat", "garp_master_refresh"):
             if (getattr(self, field) or 0) > 3600:
                 errors[field] = "At most 3600."
@@ -342,6 +348,73 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain head after {self.entries} entries"
+
+
+class FailoverRehearsal(models.Model):
+    """A failover of a redundancy group on purpose: keepalived stopped gracefully on the
+    MASTER, the takeover measured, keepalived started again (virtualservers.
+    failover_rehearsal). Times called "director clock" come from the directors' notify
+    logs; comparing two directors' stamps assumes their clocks agree (NTP)."""
+
+    class Result(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        SCHEDULE = "schedule", "Schedule"
+
+    IN_FLIGHT = (Result.PENDING, Result.RUNNING)
+
+    group = models.ForeignKey(RedundancyGroup, on_delete=models.CASCADE, related_name="rehearsals")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=7, choices=Result.choices, default=Result.PENDING)
+    stage = models.CharField(max_length=80, blank=True)
+    error = models.TextField(blank=True)
+    from_director = models.CharField(max_length=64, blank=True)
+    to_director = models.CharField(max_length=64, blank=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="The old MASTER's last notify (STOP) after SIGTERM, director clock; the SIGTERM if it logged none")
+    master_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="The new MASTER's MASTER notify, director clock. keepalived sends its first gratuitous ARP burst "
+                  "on becoming MASTER, so this is the first GARP's time to within the notify latency")
+    takeover_seconds = models.FloatField(null=True, blank=True, help_text="master_at - released_at")
+    connections_before = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Connections the new MASTER's kernel knew before the failover (sync brought them)")
+    connections_after = models.PositiveIntegerField(null=True, blank=True,
+                                                    help_text="The same, read once it had become MASTER")
+    probe_outage_seconds = models.FloatField(
+        null=True, blank=True, help_text="Longest time a TCP connect from lbadmin through the VIP did not succeed")
+    probe_summary = models.CharField(max_length=255, blank=True)
+    old_master_return = models.CharField(max_length=255, blank=True,
+                                         help_text="How the old MASTER came back once keepalived ran again")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One rehearsal in flight per group, enforced by the database: a second request
+            # (a double click, the schedule at the same moment) fails to insert.
+            models.UniqueConstraint(fields=["group"], condition=models.Q(result__in=["pending", "running"]),
+                                    name="one_rehearsal_in_flight_per_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rehearsal of {self.group} at {self.requested_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def in_flight(self) -> bool:
+        return self.result in self.IN_FLIGHT
 
 
 class AuditQuerySet(models.QuerySet):

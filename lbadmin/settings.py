@@ -140,6 +140,12 @@ CELERY_BEAT_SCHEDULE.update({
     "health-tick": {"task": "monitoring.tasks.health_tick", "schedule": 1.0},
 })
 
+CELERY_BEAT_SCHEDULE.update({
+    # Failover rehearsals on each group's schedule (rehearse_every_days): due ones start
+    # within the hour.
+    "rehearsal-schedule": {"task": "virtualservers.tasks.rehearse_due", "schedule": 3600.0},
+})
+
 # Content-Security-Policy (django-csp): scripts only from our own static files, no inline
 # script, no eval (htmx is configured without it in base.html), no framing, forms post
 # only here. Styles too come only from static files (htmx's own indicator style is off).

@@ -12,6 +12,8 @@ EXPECTED: dict = {
     "redundancy_group_edit": (ADMIN, ADMIN),
     "redundancy_group_delete": (GET_ONLY, ADMIN),
     "redundancy_group_apply": (GET_ONLY, OPERATOR),
+    "redundancy_group_rehearse": (GET_ONLY, ADMIN),
+    "redundancy_group_rehearsals": (VIEWER, GET_ONLY),
 }
 # How to build each view's URL: name -> function(ids) -> str; ids has virtual, real, director, user, audit, group.
 URLS: dict = {
@@ -19,4 +21,6 @@ URLS: dict = {
     "redundancy_group_edit": lambda ids: reverse("redundancy_group_edit", args=[ids["group"]]),
     "redundancy_group_delete": lambda ids: reverse("redundancy_group_delete", args=[ids["group"]]),
     "redundancy_group_apply": lambda ids: reverse("redundancy_group_apply", args=[ids["group"]]),
+    "redundancy_group_rehearse": lambda ids: reverse("redundancy_group_rehearse", args=[ids["group"]]),
+    "redundancy_group_rehearsals": lambda ids: reverse("redundancy_group_rehearsals", args=[ids["group"]]),
 }

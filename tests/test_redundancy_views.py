@@ -84,7 +84,8 @@ def test_apply_requires_the_operator_role(client_for, viewer, pair):
 def test_an_admin_adds_a_group_with_an_audit_entry(client_for, admin_user):
     data = {"name": "core", "virtual_router_id": "52", "interface": "eth1", "advert_interval": "1",
             "vrrp_version": "3", "preempt_delay": "0", "sync_daemon": "on", "sync_id": "0",
-            "garp_master_delay": "5", "garp_master_repeat": "5", "garp_master_refresh": "60"}
+            "garp_master_delay": "5", "garp_master_repeat": "5", "garp_master_refresh": "60",
+            "rehearse_every_days": "0"}
     response = client_for(admin_user).post(reverse("redundancy_group_add"), data)
     assert response.status_code == 302
     group = RedundancyGroup.objects.get(name="core")

@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
 
-from lbadmin.models import Director, RedundancyGroup, VrrpTransition
+from lbadmin.models import Director, FailoverRehearsal, RedundancyGroup, VrrpTransition
 
+from .failover_rehearsal import next_due
 from .vrrp_config import desired_keepalived, diff_lines
+
+REHEARSALS_SHOWN = 10
 
 # Shown on the page beside the settings they explain.
 DEFAULTS = (
@@ -43,10 +46,21 @@ class MemberRow:
 
 
 @dataclass(frozen=True)
+class Rehearsals:
+    """A group's rehearsal history as the page shows it (newest first), and whether one is
+    in flight (the panel polls only then)."""
+    group: RedundancyGroup
+    rows: tuple[FailoverRehearsal, ...]
+    in_flight: bool
+    schedule: str  # "every 7 days; next due ...", or "not scheduled"
+
+
+@dataclass(frozen=True)
 class GroupRow:
     group: RedundancyGroup
     members: tuple[MemberRow, ...]
     warnings: tuple[str, ...]
+    rehearsals: Rehearsals
 
 
 def group_warnings(group: RedundancyGroup) -> tuple[str, ...]:
@@ -92,10 +106,29 @@ def _state_words(director: Director) -> str:
     return "unknown" if director.vrrp_state_since else "not read yet"
 
 
+def _schedule(group: RedundancyGroup, rows: list[FailoverRehearsal]) -> str:
+    due = next_due(group, rows[0].requested_at if rows else None)
+    if due is None:
+        return "Not scheduled (rehearse failover every 0 days)."
+    return f"Every {group.rehearse_every_days} day(s); next due {due:%Y-%m-%d %H:%M} UTC (the hourly schedule starts it)."
+
+
+def rehearsals_of(groups: list[RedundancyGroup]) -> dict[int, Rehearsals]:
+    """The newest rehearsals of each group, in one query whatever the number of groups."""
+    by_group: dict[int, list[FailoverRehearsal]] = {g.pk: [] for g in groups}
+    for r in FailoverRehearsal.objects.filter(group__in=groups).order_by("-requested_at", "-id"):
+        if len(by_group[r.group_id]) < REHEARSALS_SHOWN:
+            by_group[r.group_id].append(r)
+    return {g.pk: Rehearsals(g, tuple(by_group[g.pk]), any(r.in_flight for r in by_group[g.pk]),
+                             _schedule(g, by_group[g.pk])) for g in groups}
+
+
 def group_rows() -> list[GroupRow]:
-    """Each group with its members, highest priority first."""
+    """Each group with its members, highest priority first, and its rehearsals."""
     by_group: dict[int, list[Director]] = {}
     for director in _last_transitions().filter(group__isnull=False).order_by("-priority", "name"):
         by_group.setdefault(director.group_id, []).append(director)
-    return [GroupRow(group, tuple(member_row(d) for d in by_group.get(group.pk, [])), group_warnings(group))
-            for group in RedundancyGroup.objects.all()]
+    groups = list(RedundancyGroup.objects.all())
+    rehearsals = rehearsals_of(groups)
+    return [GroupRow(group, tuple(member_row(d) for d in by_group.get(group.pk, [])), group_warnings(group),
+                     rehearsals[group.pk]) for group in groups]

@@ -11,11 +11,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from lbadmin import audit
 from lbadmin.editing import edit_page
 from lbadmin.forms import RedundancyGroupForm
+from lbadmin.http import partial
 from lbadmin.models import RedundancyGroup
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 
-from .redundancy import DEFAULTS, group_rows
-from .tasks import configuration_changed, queue_reconcile
+from .failover_rehearsal import RehearsalRefused
+from .redundancy import DEFAULTS, group_rows, rehearsals_of
+from .tasks import configuration_changed, queue_rehearsal, queue_reconcile
+
+HTMX_STOP_POLLING = 286
 
 
 @require_GET
@@ -73,3 +77,39 @@ def group_apply(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Reconcile queued for {names}.")
     return redirect("redundancy_groups")
+
+
+@require_POST
+@role_required(ADMIN)
+def group_rehearse(request: HttpRequest, pk: int) -> HttpResponse:
+    """Fail the group over on purpose (a worker runs it); the page follows its progress."""
+    group = get_object_or_404(RedundancyGroup, pk=pk)
+    try:
+        with transaction.atomic():
+            queue_rehearsal(group, user=request.user, request_id=getattr(request, "request_id", ""))
+    except RehearsalRefused as refused:
+        notice = f"Not rehearsed: {refused}"
+    else:
+        notice = ""
+    if request.htmx:  # the history swaps in, polling while the rehearsal runs
+        return partial(request, "virtualservers/_rehearsals.html",
+                       {"rehearsals": rehearsals_of([group])[group.pk], "notice": notice})
+    if notice:
+        messages.error(request, notice)
+    else:
+        messages.success(request, f"Failover rehearsal of {group} queued: keepalived is stopped on its MASTER, "
+                                  "then started again; the result appears below.")
+    return redirect(f"{reverse('redundancy_groups')}#rehearsals-{group.pk}")
+
+
+@require_GET
+@role_required(VIEWER)
+def group_rehearsals(request: HttpRequest, pk: int) -> HttpResponse:
+    """The rehearsal history of one group; polled by HTMX while one is in flight, and told
+    to stop polling (286) once none is."""
+    group = get_object_or_404(RedundancyGroup, pk=pk)
+    rehearsals = rehearsals_of([group])[group.pk]
+    response = partial(request, "virtualservers/_rehearsals.html", {"rehearsals": rehearsals})
+    if request.htmx and not rehearsals.in_flight:
+        response.status_code = HTMX_STOP_POLLING
+    return response

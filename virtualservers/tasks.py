@@ -10,12 +10,13 @@ from collections.abc import Iterable
 
 from celery import shared_task
 from django.db import transaction
+from django.utils import timezone
 
 from lbadmin.middleware import current_request
-from lbadmin.models import Director
+from lbadmin.models import Director, FailoverRehearsal, RedundancyGroup
 from lbadmin.redis_client import get_redis
 
-from . import ipvs
+from . import failover_rehearsal, ipvs
 from .reconcile import LOCK_TIMEOUT, PENDING_KEY, reconcile_director
 
 log = logging.getLogger(__name__)
@@ -73,3 +74,40 @@ def sweep() -> None:
     """Periodic: find drift and anything whose time came (a drain that ended)."""
     for director_id in Director.objects.filter(enabled=True).values_list("pk", flat=True):
         queue_reconcile(director_id, "sweep")
+
+
+# --- failover rehearsals (the work: failover_rehearsal.py) ---------------------------------
+
+def queue_rehearsal(group: RedundancyGroup, *, user=None, trigger: str = FailoverRehearsal.Trigger.MANUAL,
+                    request_id: str = "") -> FailoverRehearsal:
+    """A pending rehearsal, queued once it is committed; RehearsalRefused says why not."""
+    rehearsal = failover_rehearsal.request_rehearsal(group, user=user, trigger=trigger, request_id=request_id)
+
+    def send() -> None:
+        try:
+            rehearse_failover.delay(rehearsal.pk)
+        except Exception as exc:  # the broker is down: the row must not stay pending
+            FailoverRehearsal.objects.filter(pk=rehearsal.pk, result=FailoverRehearsal.Result.PENDING).update(
+                result=FailoverRehearsal.Result.FAILED, finished_at=timezone.now(),
+                error=f"could not be queued ({exc.__class__.__name__}: {exc}); nothing was stopped")
+
+    transaction.on_commit(send)
+    return rehearsal
+
+
+@shared_task(ignore_result=True, acks_late=True, time_limit=180, soft_time_limit=150)
+def rehearse_failover(rehearsal_id: int) -> None:
+    # No retries: a failover must not be repeated behind the operator's back. A duplicate
+    # delivery finds the row no longer pending and does nothing.
+    failover_rehearsal.run_rehearsal(rehearsal_id)
+
+
+@shared_task(ignore_result=True, expires=600)
+def rehearse_due() -> None:
+    """Beat, hourly: start the rehearsals whose schedule came due."""
+    for group in failover_rehearsal.due_groups():
+        try:
+            with transaction.atomic():
+                queue_rehearsal(group, trigger=FailoverRehearsal.Trigger.SCHEDULE)
+        except failover_rehearsal.RehearsalRefused as refused:
+            log.info("scheduled rehearsal of %s not started: %s", group, refused)

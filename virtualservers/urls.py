@@ -25,5 +25,7 @@ urlpatterns = [
     path("redundancy/<int:pk>/", redundancy.group_edit, name="redundancy_group_edit"),
     path("redundancy/<int:pk>/delete/", redundancy.group_delete, name="redundancy_group_delete"),
     path("redundancy/<int:pk>/apply/", redundancy.group_apply, name="redundancy_group_apply"),
+    path("redundancy/<int:pk>/rehearse/", redundancy.group_rehearse, name="redundancy_group_rehearse"),
+    path("redundancy/<int:pk>/rehearsals/", redundancy.group_rehearsals, name="redundancy_group_rehearsals"),
     path("config/", include("virtualservers.io_urls")),
 ]

@@ -79,6 +79,57 @@ echo "--- connections"
 if [ -r /proc/net/ip_vs_conn ]; then echo $(( $(wc -l < /proc/net/ip_vs_conn) - 1 )); else echo 0; fi
 ''')
 
+# The director's clock with nanoseconds, as the notify hook stamps its lines, so the
+# rehearsal compares stamps of one clock. By full path: busybox's date has no %N.
+_NOW = r"""
+now() {
+    for d in /usr/bin/date /bin/date; do
+        if [ -x "$d" ]; then t=$("$d" +%s.%N 2>/dev/null) && case $t in *N*) ;; *) echo "$t"; return ;; esac; fi
+    done
+    date +%s
+}
+"""
+
+# $1 pid file, $2 seconds to wait. A graceful stop, for a failover on purpose: on SIGTERM
+# a MASTER keepalived sends an advert of priority 0, so a backup takes over at once rather
+# than after three missed adverts, then logs STOP through its notify hook and exits.
+# Prints "sigterm TIME" and "stopped TIME" (director clock), or "not running"; exit 4 when
+# keepalived still runs after the wait (it is left running: a second signal would not be
+# graceful).
+STOP_KEEPALIVED = Script("stop keepalived", _NOW + r"""
+pidfile=$1 wait=$2
+if [ -s "$pidfile" ] && pid=$(cat -- "$pidfile") && kill -0 "$pid" 2>/dev/null; then
+    echo "sigterm $(now)"
+    kill -TERM "$pid"
+    i=0
+    while kill -0 "$pid" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $((wait * 10)) ]; then
+            echo "keepalived (pid $pid) still runs $wait s after SIGTERM" >&2
+            exit 4
+        fi
+        sleep 0.1
+    done
+    echo "stopped $(now)"
+else
+    echo "not running"
+fi
+""")
+
+# $1 keepalived.conf, $2 pid file, $3 keepalived binary. Starts keepalived unless it runs
+# (a stale pid file is fine). Prints "started TIME" or "already running TIME".
+START_KEEPALIVED = Script("start keepalived", _NOW + r"""
+conf=$1 pidfile=$2 keepalived=$3
+if [ -s "$pidfile" ] && kill -0 "$(cat -- "$pidfile")" 2>/dev/null; then
+    echo "already running $(now)"
+    exit 0
+fi
+mkdir -p -- "$(dirname -- "$pidfile")"
+t=$(now)
+"$keepalived" -f "$conf" -p "$pidfile"
+echo "started $t"
+""")
+
 # keepalived runs this on every transition (its `notify` hook) with TYPE NAME STATE
 # PRIORITY; it appends one line, time first, that VRRP_STATUS reads back over SSH. No
 # network call back to lbadmin: the pinned SSH connection is the only channel, so no open
@@ -95,4 +146,4 @@ case $now in *N*|'') now=$(date +%s) ;; esac
 printf '%s %s %s %s %s\\n' "$now" "$1" "$2" "$3" "${4:-}" >> "$(dirname -- "$0")/vrrp.log"
 """
 
-SCRIPTS = (READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS)
+SCRIPTS = (READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS, STOP_KEEPALIVED, START_KEEPALIVED)
