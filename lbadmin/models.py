@@ -271,6 +271,10 @@ class Director(models.Model):
     vrrp_state = models.CharField(max_length=8, blank=True, editable=False)
     vrrp_state_since = models.DateTimeField(null=True, blank=True, editable=False)
     vrrp_applied = models.TextField("keepalived.conf last applied", blank=True, editable=False)
+    # The IPVS table lbadmin last verified on this director (`ipvsadm -S -n` text): the
+    # baseline that tells drift from first setup. In the database, since Redis keeps nothing
+    # across a restart and "report only" must hold whatever Redis remembers.
+    applied_table = models.TextField("IPVS table last applied", blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]

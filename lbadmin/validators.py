@@ -13,6 +13,7 @@ from typing import Any, Callable
 from django.db import models
 
 from virtualservers.formats import validate as rules
+from virtualservers.ipvs.executors import parse_host_key
 from virtualservers.formats.choices import Choices, values
 
 UNIX_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -139,7 +140,15 @@ def _ssh_key_blob(value: str) -> bytes:
 
 
 def ssh_public_key(value: str) -> str:
+    """A key the SSH client can really load (paramiko, as the executors will), checked when
+    saved: "ssh-ed25519 AAAA" looks like a key and would fail every apply later."""
     _ssh_key_blob(value)
+    parts = value.strip().split()
+    line = " ".join(parts[1:3] if len(parts) >= 3 and parts[1] in SSH_KEY_TYPES else parts[:2])
+    try:
+        parse_host_key(line)
+    except ValueError:
+        raise ValueError("The key does not load: copy the whole line that ssh-keyscan prints.") from None
     return value
 
 

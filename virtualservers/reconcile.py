@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 PENDING_KEY = "lbadmin:reconcile:pending:{}"
 RUNNING_LOCK = "lbadmin:reconcile:lock:{}"
-APPLIED_KEY = "lbadmin:reconcile:applied:{}"
 # A director that cannot be reached (rather than one that refused a command).
 UNREACHABLE = (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch)
 LOCK_TIMEOUT = 900  # seconds: longer than any apply, so a crashed worker frees it eventually
@@ -116,6 +115,7 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         raise RuntimeError(f"could not take the reconcile lock of {director}")
     run = ApplyRun(director=director, trigger=trigger, request_id=request_id, result=ApplyRun.Result.RUNNING, stage="reading the live table")
     if not dry_run:
+        _close_interrupted_runs(director)
         run.save()
     started = time.perf_counter()
     outcome = Outcome(run)
@@ -126,7 +126,11 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
                                              virtual_server__active=True).exists()
         connections = _live_connections(executor) if draining else None
         desired = desired_table(director, connections)
-        commands = ipvs.plan(live, desired)
+        baseline = ipvs.parse_save(director.applied_table) if director.applied_table else None
+        target = desired
+        if director.drift_policy == Director.DriftPolicy.REPORT:
+            target = leave_drift_alone(live, baseline, desired)
+        commands = ipvs.plan(live, target)
         timeouts = _timeout_command(executor)
         if timeouts:
             commands.append(timeouts)
@@ -137,36 +141,43 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
             if wanted is not None and wanted != director.vrrp_applied:
                 run.plan = "\n".join([run.plan, *diff_lines(director.vrrp_applied, wanted, director)]).strip()
             return outcome
-        drift = _is_drift(redis, director, trigger, live, desired)
+        drift = _is_drift(baseline, trigger, live, desired)
         run.drift = drift
         if drift:
-            _record_drift(director, live, desired, commands)
-            if director.drift_policy == Director.DriftPolicy.REPORT:
-                run.result = ApplyRun.Result.NOOP
-                run.output = "drift reported, not repaired (director's drift policy)"
-                director.set_status(Director.Status.DEGRADED, f"drift: {len(commands)} difference(s) left as found")
-                return outcome
+            _record_drift(director, live, desired, ipvs.plan(live, desired))
         if commands:
             _stage(run, f"applying {len(commands)} command(s)")
-            result = executor.restore([c.line for c in commands])
+            try:
+                result = executor.restore([c.line for c in commands])
+            except ipvs.IpvsError:
+                run.output = _kernel_now(executor)
+                raise
             run.output = (result.stdout + result.stderr).strip() if result else ""
             _stage(run, "verifying")
             seen = ipvs.parse_save(executor.save())
-            if seen != desired:
-                left = ipvs.plan(seen, desired)
+            if seen != target:
+                left = ipvs.plan(seen, target)
+                run.output = _kernel_now(executor)
                 raise ipvs.IpvsError("the table read back differs from the desired one: still to do: "
                                      + "; ".join(c.line for c in left[:5]))
             run.result = ApplyRun.Result.OK
         else:
             run.result = ApplyRun.Result.NOOP
-        redis.set(APPLIED_KEY.format(director.pk), ipvs.render(desired))
+        Director.objects.filter(pk=director.pk).update(applied_table=ipvs.render(target))
+        director.applied_table = ipvs.render(target)
         _stage(run, "keepalived (VIPs)")
         keepalived = converge_keepalived(director, executor, verify_remote=trigger in KEEPALIVED_VERIFY_TRIGGERS)
         if keepalived and keepalived.changed:
             run.plan = "\n".join([run.plan, *keepalived.diff]).strip()
             run.output = "\n".join([run.output, f"keepalived: {keepalived.output}"]).strip()
             run.result = ApplyRun.Result.OK
-        director.set_status(Director.Status.OK, "")
+        if target != desired:
+            left = len(ipvs.plan(target, desired))
+            run.output = "\n".join([run.output, f"drift reported, not repaired (director's drift policy): "
+                                                f"{left} difference(s) left as found"]).strip()
+            director.set_status(Director.Status.DEGRADED, f"drift: {left} difference(s) left as found")
+        else:
+            director.set_status(Director.Status.OK, "")
     except ipvs.IpvsError as exc:
         run.result = ApplyRun.Result.ERROR
         run.error = str(exc)
@@ -174,6 +185,15 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         director.set_status(Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
         if unreachable:
             forget_executor(director.pk)
+        raise
+    except Exception as exc:
+        # Anything else (a bug, a host key paramiko cannot load, a number out of range) ends
+        # as a failed run and a degraded director with the reason, never as "running" forever.
+        log.exception("reconcile of %s failed", director)
+        run.result = ApplyRun.Result.ERROR
+        run.error = f"internal error ({type(exc).__name__}): {exc}"
+        director.set_status(Director.Status.DEGRADED, run.error[:500])
+        forget_executor(director.pk)
         raise
     finally:
         if not dry_run:
@@ -186,12 +206,48 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
     return outcome
 
 
-def _is_drift(redis, director: Director, trigger: str, live: ipvs.Table, desired: ipvs.Table) -> bool:
+def _is_drift(baseline: ipvs.Table | None, trigger: str, live: ipvs.Table, desired: ipvs.Table) -> bool:
     if trigger != "sweep" or live == desired:
         return False
-    applied = redis.get(APPLIED_KEY.format(director.pk))
     # Nothing verified yet by this installation: a difference is first setup, not drift.
-    return applied is not None and ipvs.parse_save(applied) != live
+    return baseline is not None and baseline != live
+
+
+def leave_drift_alone(live: ipvs.Table, baseline: ipvs.Table | None, desired: ipvs.Table) -> ipvs.Table:
+    """What a "report only" director is changed to: the desired table, except the services
+    someone else touched. A service in the kernel that lbadmin never applied and does not
+    want is foreign: kept. A service that differs from what lbadmin last applied was changed
+    by hand: kept as found (or left absent, if it was removed). Everything else follows
+    the configuration, so the operator's own changes still reach the kernel."""
+    known = baseline if baseline is not None else ipvs.Table()
+    services = {key: service for key, service in desired.items()}
+    for key, service in live.items():
+        foreign = key not in known and key not in desired
+        changed_by_hand = key in known and known.get(key) != service
+        if foreign or changed_by_hand:
+            services[key] = service
+    for key in known.keys():
+        if key not in live:  # removed by hand: not put back
+            services.pop(key, None)
+    return ipvs.Table(services.values())
+
+
+def _kernel_now(executor: ipvs.Executor) -> str:
+    """What the kernel holds after a failed apply, for the run's output (the live table
+    shows it too within one poll)."""
+    try:
+        return "the kernel now holds:\n" + (executor.save().strip() or "(an empty table)")
+    except Exception as exc:  # the director went away meanwhile: say so, keep the first error
+        return f"the table could not be read back: {exc}"
+
+
+def _close_interrupted_runs(director: Director) -> None:
+    """Runs still "running" when a new one holds the lock were cut off (a worker killed
+    mid-apply): close them as failed with the reason; this run converges from the kernel."""
+    ApplyRun.objects.filter(director=director, result=ApplyRun.Result.RUNNING).update(
+        result=ApplyRun.Result.ERROR, stage="", finished_at=timezone.now(),
+        error="interrupted: the process running this apply stopped before it ended (worker killed or "
+              "restarted); the next reconcile converged from the kernel as it was")
 
 
 def _record_drift(director: Director, live: ipvs.Table, desired: ipvs.Table, commands) -> None:
