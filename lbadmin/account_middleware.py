@@ -2,7 +2,6 @@
 an admin without an authenticator is sent to enrol before anything else, and a session
 not verified by a code (e.g. one opened before the device existed) is ended."""
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve
@@ -24,8 +23,7 @@ class RequireTotpForAdmins:
             return self.get_response(request)
         if not accounts.has_totp(user):
             if _view_name(request) not in ENROL_VIEWS:
-                messages.warning(request, "Admins need an authenticator app here: enrol one to go on.")
-                return redirect("totp")
+                return redirect("totp")  # the page says why
         elif not user.is_verified():
             logout(request)
             return redirect("login")

@@ -14,6 +14,7 @@ class Command(changepassword.Command):
     def handle(self, *args, **options):
         result = super().handle(*args, **options)  # raises CommandError when nothing changed
         username = options["username"] or getpass.getuser()
-        user = get_user_model()._default_manager.using(options["database"]).get_by_natural_key(username)
+        User = get_user_model()
+        user = User._default_manager.using(options["database"]).get(**{User.USERNAME_FIELD: username})
         accounts.record_password_change(user, actor=ACTOR, message="password changed on the command line")
         return result
