@@ -77,3 +77,11 @@ def test_the_first_admin_is_audited_with_its_fields(monkeypatch):
     entry = AuditEntry.objects.get(action="create")
     assert entry.after["username"] == "admin" and entry.after["role"] == ADMIN and entry.after["is_superuser"] is True
     assert "password" not in entry.after
+
+
+@pytest.mark.django_db
+def test_an_empty_password_variable_means_generate_and_print_one(capsys, monkeypatch):
+    monkeypatch.setenv("LBADMIN_ADMIN_PASSWORD", "")
+    call_command("bootstrap_admin")
+    password = capsys.readouterr().out.split("shown only now: ")[1].strip()
+    assert User.objects.get(username="admin").check_password(password)

@@ -29,7 +29,8 @@ class Command(BaseCommand):
             validators.unix_user(username)
         except ValueError as exc:
             raise CommandError(f"LBADMIN_ADMIN_USER: {exc}") from None
-        password = os.environ.get("LBADMIN_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        given = os.environ.get("LBADMIN_ADMIN_PASSWORD", "")  # docker-compose passes it empty when unset
+        password = given or secrets.token_urlsafe(12)
         problems = accounts.password_problems(password, username)
         if problems:
             raise CommandError(f"LBADMIN_ADMIN_PASSWORD is refused: {problems} "
@@ -40,5 +41,5 @@ class Command(BaseCommand):
             audit.record("create", user, actor="bootstrap_admin", object_type="User",
                          after=accounts.user_snapshot(user), message="first admin account")
         self.stdout.write(self.style.SUCCESS(f"Created admin account '{username}'."))
-        if "LBADMIN_ADMIN_PASSWORD" not in os.environ:
+        if not given:
             self.stdout.write(f"Its password, shown only now: {password}")
