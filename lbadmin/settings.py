@@ -107,6 +107,7 @@ AXES_LOCKOUT_CALLABLE = "lbadmin.account_views.locked_out"
 AXES_FAILURE_LIMIT = envint("LBADMIN_LOGIN_FAILURE_LIMIT", "5")
 LBADMIN_LOGIN_IP_FAILURE_LIMIT = envint("LBADMIN_LOGIN_IP_FAILURE_LIMIT", "20")
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LBADMIN_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_CLIENT_IP_CALLABLE = "lbadmin.middleware.client_ip"  # the address the audit log records
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True
