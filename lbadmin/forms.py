@@ -1,8 +1,12 @@
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.signals import user_login_failed
+from django.core.exceptions import ValidationError
 from django.contrib.auth.models import User
 from django.db.models import Q
 
+from . import accounts
 from .models import AuditEntry, ClusterSettings, Director, RedundancyGroup, RedundancySettings
 from .roles import ROLE_CHOICES
 
@@ -96,8 +100,11 @@ class AuditFilterForm(forms.Form):
             self.add_error("until", "Must be after 'since'.")
         return data
 
-    def filter(self, queryset):
+    def filter(self, queryset, names_visible: bool = True):
         data = self.cleaned_data
+        if not names_visible and (data.get("user") or data.get("q")):
+            # Searching by text must not reveal a hidden failed-login name by its count.
+            queryset = queryset.exclude(action__in=accounts.HIDDEN_NAME_ACTIONS)
         if data.get("user"):
             queryset = queryset.filter(username__icontains=data["user"])
         if data.get("action"):
@@ -116,3 +123,25 @@ class AuditFilterForm(forms.Form):
             )
         return queryset
 
+
+
+class LoginForm(AuthenticationForm):
+    """User name and password, then the 6-digit code when the account has a TOTP device.
+    A wrong code counts as a failed login (the throttle sees it)."""
+
+    otp_token = forms.CharField(label="6-digit code", required=False, max_length=8,
+                                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+                                help_text="Only if you enrolled an authenticator app.")
+
+    def clean(self):
+        data = super().clean()
+        self.otp_device = accounts.totp_device(self.user_cache)
+        if self.otp_device is not None and not self.otp_device.verify_token(data.get("otp_token", "").strip()):
+            user_login_failed.send(sender=__name__, credentials={"username": data.get("username")}, request=self.request)
+            raise ValidationError("Wrong or missing 6-digit code from your authenticator app.", code="otp")
+        return data
+
+
+class TotpCodeForm(forms.Form):
+    otp_token = forms.CharField(label="6-digit code", max_length=8,
+                                widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))

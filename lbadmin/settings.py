@@ -1,4 +1,5 @@
 """lbadmin settings: everything that varies between machines comes from the environment."""
+import datetime
 import os
 from pathlib import Path
 
@@ -16,14 +17,17 @@ ALLOWED_HOSTS = envlist("LBADMIN_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = envlist("LBADMIN_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # lbadmin first: its createsuperuser and changepassword (audited) replace Django's.
+    "lbadmin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "lbadmin",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "virtualservers",
     "monitoring",
 ]
@@ -39,9 +43,12 @@ MIDDLEWARE = [
     # Every view needs a login unless it is marked @login_not_required (only the
     # login page): one place, so a new view cannot forget it (Piranha's CVE-2013-6492).
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "lbadmin.account_middleware.RequireTotpForAdmins",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into the lockout page
 ]
 
 ROOT_URLCONF = "lbadmin.urls"
@@ -89,6 +96,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Logins (lbadmin/login_throttle.py): django-axes refuses a (user name, address) after
+# AXES_FAILURE_LIMIT failures and an address after LBADMIN_LOGIN_IP_FAILURE_LIMIT, for
+# AXES_COOLOFF_TIME after the last failure; an admin lifts it on USERS. Storage stays
+# bounded: no access log, failures during a lockout are not stored, expired rows go.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "lbadmin.login_throttle.LoginThrottle"
+AXES_LOCKOUT_CALLABLE = "lbadmin.account_views.locked_out"
+AXES_FAILURE_LIMIT = envint("LBADMIN_LOGIN_FAILURE_LIMIT", "5")
+LBADMIN_LOGIN_IP_FAILURE_LIMIT = envint("LBADMIN_LOGIN_IP_FAILURE_LIMIT", "20")
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=envint("LBADMIN_LOGIN_COOLOFF_MINUTES", "15"))
+AXES_CLIENT_IP_CALLABLE = "lbadmin.middleware.client_ip"  # the address the audit log records
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_VERBOSE = False  # no banner on every start: it would land in the CLI commands' output
+# TOTP second factor (django-otp); when set, an admin without a device enrols first.
+LBADMIN_REQUIRE_TOTP_FOR_ADMINS = envbool("LBADMIN_REQUIRE_TOTP_FOR_ADMINS", "0")
+OTP_TOTP_ISSUER = "lbadmin"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "control"

@@ -1,5 +1,6 @@
-"""Logins, logouts and failed logins go to the audit log."""
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+"""Logins and logouts go to the audit log. Failed logins are audited by the login
+throttle (lbadmin/login_throttle.py): once per burst, not once per attempt."""
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from . import audit
@@ -14,11 +15,3 @@ def audit_login(sender, request, user, **kwargs):
 def audit_logout(sender, request, user, **kwargs):
     if user is not None:
         audit.record("logout", user, request=request, user=user, object_type="User")
-
-
-@receiver(user_login_failed)
-def audit_failed_login(sender, credentials, request=None, **kwargs):
-    # The attempted name is kept as text only: it may not be a real account.
-    name = str(credentials.get("username", ""))[:150]
-    audit.record("login_failed", None, request=request, actor=name, object_type="User",
-                 object_repr=name, message="wrong user name or password")

@@ -1,16 +1,19 @@
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from lbadmin import account_views as account
 from lbadmin import views as core
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="control"), name="home"),
-    path("accounts/login/", login_not_required(auth_views.LoginView.as_view(redirect_authenticated_user=True)), name="login"),
+    path("accounts/login/", account.login, name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", core.password_change, name="password_change"),
+    path("accounts/totp/", account.totp, name="totp"),
+    path("accounts/totp/start/", account.totp_start, name="totp_start"),
+    path("accounts/totp/confirm/", account.totp_confirm, name="totp_confirm"),
+    path("accounts/totp/remove/", account.totp_remove, name="totp_remove"),
     path("settings/global/", core.global_settings, name="global_settings"),
     path("settings/redundancy/", core.redundancy, name="redundancy"),
     path("directors/", core.director_list, name="director_list"),
@@ -22,6 +25,8 @@ urlpatterns = [
     path("users/", core.user_list, name="user_list"),
     path("users/add/", core.user_add, name="user_add"),
     path("users/<int:pk>/", core.user_edit, name="user_edit"),
+    path("users/<int:pk>/totp/remove/", account.user_totp_remove, name="user_totp_remove"),
+    path("users/lockouts/lift/", account.lockout_lift, name="lockout_lift"),
     path("audit/", core.audit_list, name="audit_list"),
     path("audit/export.csv", core.audit_export, name="audit_export"),
     path("audit/<int:pk>/", core.audit_detail, name="audit_detail"),
@@ -29,7 +34,6 @@ urlpatterns = [
     # settings.INSTALLED_APPS does, so the core imports no app (see .importlinter).
     path("", include("monitoring.urls")),
     path("", include("virtualservers.urls")),
-    path("django-admin/", admin.site.urls),
 ]
 
 handler403 = "lbadmin.views.forbidden"

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from virtualservers import ipvs  # pure: the SSH host-key scan
 
-from . import audit
+from . import accounts, audit
 from .csv_cells import safe_row
 from .editing import edit_page
 from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
@@ -80,15 +80,8 @@ def director_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(ADMIN)
 def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
-    return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users]})
-
-
-def _user_snapshot(user: User) -> dict:
-    data = audit.snapshot(user)
-    for key in ("groups", "user_permissions", "date_joined", "is_staff"):
-        data.pop(key, None)
-    data["role"] = role_of(user)
-    return data
+    return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users],
+                                                      "lockouts": accounts.current_lockouts()})
 
 
 @require_http_methods(["GET", "POST"])
@@ -99,7 +92,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
         with transaction.atomic():
             user = form.save()
             set_role(user, form.cleaned_data["role"])
-            audit.record("create", user, after=_user_snapshot(user), object_type="User")
+            audit.record("create", user, after=accounts.user_snapshot(user), object_type="User")
         messages.success(request, f"Created user {user}.")
         return redirect("user_list")
     return render(request, "lbadmin/user_form.html", {"form": form, "object": None})
@@ -109,7 +102,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
 @role_required(ADMIN)
 def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
-    before = _user_snapshot(user)
+    before = accounts.user_snapshot(user)
     form = UserEditForm(request.POST or None, instance=user, initial={"role": role_of(user)})
     if request.method == "POST" and form.is_valid():
         if user == request.user and (form.cleaned_data["role"] != ADMIN or not form.cleaned_data["is_active"]):
@@ -118,10 +111,10 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             with transaction.atomic():
                 form.save()
                 set_role(user, form.cleaned_data["role"])
-                audit.record("update", user, before=before, after=_user_snapshot(user), object_type="User")
+                audit.record("update", user, before=before, after=accounts.user_snapshot(user), object_type="User")
             messages.success(request, f"Saved user {user}.")
             return redirect("user_list")
-    return render(request, "lbadmin/user_form.html", {"form": form, "object": user})
+    return render(request, "lbadmin/user_form.html", {"form": form, "object": user, "has_totp": accounts.has_totp(user)})
 
 
 # Accounts ----------------------------------------------------------------
@@ -132,7 +125,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            audit.record("password_change", request.user, object_type="User")
+            accounts.record_password_change(request.user)
         update_session_auth_hash(request, form.user)
         messages.success(request, "Your password was changed.")
         return redirect("control")
@@ -145,8 +138,18 @@ def _filtered_audit(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[Aud
     form = AuditFilterForm(request.GET or None)
     entries = AuditEntry.objects.all()
     if form.is_valid():
-        entries = form.filter(entries)
+        entries = form.filter(entries, names_visible=accounts.names_visible(request.user))
     return form, entries
+
+
+def _shown(entries, request: HttpRequest):
+    """The entries as this user may read them: a failed login's typed name (maybe a
+    password typed in the wrong field) is "(hidden)" for all but admins. In memory only."""
+    visible = accounts.names_visible(request.user)
+    for entry in entries:
+        if not visible and entry.action in accounts.HIDDEN_NAME_ACTIONS:
+            entry.username = entry.object_repr = accounts.HIDDEN
+        yield entry
 
 
 @require_GET
@@ -154,6 +157,7 @@ def _filtered_audit(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[Aud
 def audit_list(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered_audit(request)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    page.object_list = list(_shown(page.object_list, request))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "lbadmin/audit_list.html", {"form": form, "page": page, "query": query.urlencode()})
@@ -162,7 +166,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = get_object_or_404(AuditEntry, pk=pk)
+    entry = next(_shown([get_object_or_404(AuditEntry, pk=pk)], request))
     return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.changes()})
 
 
@@ -180,7 +184,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
 
     def rows():
         yield writer.writerow(header)
-        for e in entries.iterator():
+        for e in _shown(entries.iterator(), request):
             changes = "; ".join(f"{k}: {b!r} -> {a!r}" for k, b, a in e.changes())
             yield writer.writerow(safe_row([e.time.isoformat(), e.username, e.source_ip or "", e.request_id, e.action,
                                             e.object_type, e.object_id, e.object_repr, changes, e.message]))

@@ -47,3 +47,41 @@ def test_a_bad_user_name_is_refused(monkeypatch):
     monkeypatch.setenv("LBADMIN_ADMIN_USER", "root; rm")
     with pytest.raises(CommandError, match="LBADMIN_ADMIN_USER"):
         call_command("bootstrap_admin")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("weak", ["x", "12345678901", "password123"])
+def test_a_weak_password_from_the_environment_is_refused(monkeypatch, weak):
+    monkeypatch.setenv("LBADMIN_ADMIN_USER", "admin")
+    monkeypatch.setenv("LBADMIN_ADMIN_PASSWORD", weak)
+    with pytest.raises(CommandError, match="LBADMIN_ADMIN_PASSWORD is refused: "):
+        call_command("bootstrap_admin")
+    assert not User.objects.exists() and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_weak_password_exits_non_zero_with_the_reason(monkeypatch, capsys):
+    from django.core.management import execute_from_command_line
+
+    monkeypatch.setenv("LBADMIN_ADMIN_PASSWORD", "x")
+    with pytest.raises(SystemExit) as exited:
+        execute_from_command_line(["manage.py", "bootstrap_admin"])
+    assert exited.value.code != 0
+    assert "This password is too short" in capsys.readouterr().err
+
+
+@pytest.mark.django_db
+def test_the_first_admin_is_audited_with_its_fields(monkeypatch):
+    monkeypatch.setenv("LBADMIN_ADMIN_PASSWORD", "from-the-environment")
+    call_command("bootstrap_admin")
+    entry = AuditEntry.objects.get(action="create")
+    assert entry.after["username"] == "admin" and entry.after["role"] == ADMIN and entry.after["is_superuser"] is True
+    assert "password" not in entry.after
+
+
+@pytest.mark.django_db
+def test_an_empty_password_variable_means_generate_and_print_one(capsys, monkeypatch):
+    monkeypatch.setenv("LBADMIN_ADMIN_PASSWORD", "")
+    call_command("bootstrap_admin")
+    password = capsys.readouterr().out.split("shown only now: ")[1].strip()
+    assert User.objects.get(username="admin").check_password(password)

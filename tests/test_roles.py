@@ -45,19 +45,20 @@ EXPECTED = {
     "audit_export": (VIEWER, GET_ONLY),
     "audit_detail": (VIEWER, GET_ONLY),
 }
-from tests import roles_health, roles_io, roles_pages  # noqa: E402
+from tests import roles_accounts, roles_health, roles_io, roles_pages  # noqa: E402
 
 EXPECTED.update(roles_health.EXPECTED)
 EXPECTED.update(roles_io.EXPECTED)
 EXPECTED.update(roles_pages.EXPECTED)
-EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS}
+EXPECTED.update(roles_accounts.EXPECTED)
+EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS, **roles_accounts.URLS}
 
 # Reachable by any logged-in user, whatever the role.
-ANY_USER = {"home", "password_change", "logout", "login"}
+ANY_USER = {"home", "password_change", "logout", "login"} | roles_accounts.ANY_USER
 
 
 def test_every_routed_view_has_an_expectation():
-    names = {name for route, name in all_routes() if not route.startswith("django-admin/")}
+    names = {name for route, name in all_routes()}
     assert names - set(EXPECTED) - ANY_USER == set()
 
 

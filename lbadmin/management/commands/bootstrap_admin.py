@@ -2,7 +2,8 @@
 
 The name comes from LBADMIN_ADMIN_USER (default "admin"), the password from
 LBADMIN_ADMIN_PASSWORD or is generated and printed this one time. There is
-no fixed default password (Piranha's CVE-2000-0248).
+no fixed default password (Piranha's CVE-2000-0248). A given password must pass the
+same validators as every other one (settings.AUTH_PASSWORD_VALIDATORS).
 """
 import os
 import secrets
@@ -11,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from lbadmin import audit, validators
+from lbadmin import accounts, audit, validators
 from lbadmin.roles import ADMIN, set_role
 
 
@@ -28,12 +29,17 @@ class Command(BaseCommand):
             validators.unix_user(username)
         except ValueError as exc:
             raise CommandError(f"LBADMIN_ADMIN_USER: {exc}") from None
-        password = os.environ.get("LBADMIN_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        given = os.environ.get("LBADMIN_ADMIN_PASSWORD", "")  # docker-compose passes it empty when unset
+        password = given or secrets.token_urlsafe(12)
+        problems = accounts.password_problems(password, username)
+        if problems:
+            raise CommandError(f"LBADMIN_ADMIN_PASSWORD is refused: {problems} "
+                               "Set a stronger one, or unset it to have one generated.")
         with transaction.atomic():
             user = User.objects.create_superuser(username=username, password=password, email="")
             set_role(user, ADMIN)
             audit.record("create", user, actor="bootstrap_admin", object_type="User",
-                         after={"username": username, "role": ADMIN}, message="first admin account")
+                         after=accounts.user_snapshot(user), message="first admin account")
         self.stdout.write(self.style.SUCCESS(f"Created admin account '{username}'."))
-        if "LBADMIN_ADMIN_PASSWORD" not in os.environ:
+        if not given:
             self.stdout.write(f"Its password, shown only now: {password}")
