@@ -5,6 +5,7 @@ nothing more than one. A snapshot holds the table with connections, counters and
 a short history of connections per real server feeds the page's graphs.
 """
 import json
+import logging
 import time
 
 from django.db import transaction
@@ -16,6 +17,8 @@ from virtualservers.reconcile import UNREACHABLE, executor_for, forget_executor
 from virtualservers.tasks import queue_reconcile
 
 from .vrrp_poller import poll_vrrp, state_unknown
+
+log = logging.getLogger(__name__)
 
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
@@ -53,6 +56,16 @@ def _snapshot(executor: ipvs.Executor) -> dict:
             "took_ms": round(1000 * (time.perf_counter() - started), 1)}
 
 
+def drifted(director: Director, table_text: str) -> bool:
+    """Does the kernel differ from the table lbadmin last verified there?"""
+    if not director.applied_table:
+        return False
+    try:
+        return ipvs.parse_save(director.applied_table) != ipvs.parse_save(table_text)
+    except ipvs.IpvsError:
+        return True
+
+
 def poll_director(director: Director) -> dict:
     """Read one director's table into Redis; mark it unreachable (or back) as seen."""
     redis = get_redis()
@@ -69,10 +82,18 @@ def poll_director(director: Director) -> dict:
             state_unknown(director)
         else:
             director.set_status(Director.Status.DEGRADED, str(exc))
+    except Exception as exc:  # a bug or an unloadable key must not stop the other directors' polls
+        log.exception("live poll of %s failed", director)
+        snapshot = {"ok": False, "error": f"internal error ({type(exc).__name__}): {exc}", "services": [], "table": ""}
+        forget_executor(director.pk)
+        director.set_status(Director.Status.DEGRADED, snapshot["error"][:500])
     else:
         if director.status in (Director.Status.UNREACHABLE, Director.Status.UNKNOWN):
             # Back (or first seen): converge it now rather than at the next sweep.
             transaction.on_commit(lambda: queue_reconcile(director.pk, "director reachable again"))
+        elif drifted(director, snapshot["table"]):
+            # Someone changed the kernel: repair (or report) now, not at the next 30 s sweep.
+            transaction.on_commit(lambda: queue_reconcile(director.pk, "drift"))
     snapshot["time"] = time.time()
     snapshot["director"] = director.name
     pipe = redis.pipeline()

@@ -10,6 +10,7 @@ from lbadmin.redis_client import get_redis
 from virtualservers import ipvs
 from virtualservers.desired import desired_table, service_key
 from virtualservers.models import RealServer
+from virtualservers.reconcile import PENDING_KEY
 
 from .live_poller import HISTORY_KEY, HISTORY_POINTS, SNAPSHOT_KEY
 
@@ -19,6 +20,11 @@ class LiveView:
     director: Director
     snapshot: dict | None
     history: list[dict]
+    sync: str = ""  # "In sync", "drift" or "applying", from the rows (director_views)
+
+    @property
+    def sync_badge(self) -> str:
+        return {"In sync": "ok", "applying": "draining"}.get(self.sync, "drift")
 
     @property
     def age(self) -> float | None:
@@ -58,6 +64,7 @@ class DestRow:
     health_reason: str = ""
     drift: str = ""  # "", "not desired", "missing", "weight differs"
     graph: str = ""
+    note: str = ""  # why a real server of the service is not in the kernel table
 
 
 @dataclass
@@ -113,6 +120,12 @@ def build_rows(view: LiveView) -> list[ServiceRow]:
                 dests.append(DestRow(want.endpoint, rs.name if rs else "sorry server", want.forwarding, want.weight, {},
                                      rs.admin_state if rs else "", rs.health if rs else "", rs.health_reason if rs else "",
                                      "missing"))
+        # Taken out by its health check: not in the kernel, and rightly so; still shown.
+        present = {(str(d.endpoint).rsplit(":", 1)[0].strip("[]")) for d in dests}
+        for (service, address), rs in real_servers.items():
+            if service == k and rs.health == RealServer.Health.DOWN and address not in present:
+                dests.append(DestRow(address, rs.name, "", None, {}, rs.admin_state, rs.health, rs.health_reason,
+                                     "", note="out of the kernel table: its health check is down"))
         rows.append(ServiceRow(key.label, service_names.get(k, ""), (live_service or wanted).scheduler,
                                (live_service or wanted).persistent, snap.get("cps", 0), service_drift, dests))
     return rows
@@ -122,8 +135,26 @@ def director_views(directors) -> list[tuple[LiveView, list[ServiceRow]]]:
     result = []
     for director in directors:
         view = read_live(director)
-        result.append((view, build_rows(view)))
+        rows = build_rows(view)
+        view.sync = sync_word(view, rows)
+        result.append((view, rows))
     return result
+
+
+def sync_word(view: LiveView, rows: list[ServiceRow]) -> str:
+    """The director's badge on the live table: "In sync" only when the kernel holds exactly
+    the desired table; "applying" while a reconcile is queued or running; else "drift".
+    Empty when there is no reading (the template shows the director's own status)."""
+    if not view.snapshot or not view.snapshot.get("ok"):
+        return ""
+    differs = any(row.drift or any(d.drift for d in row.destinations) for row in rows)
+    if not differs:
+        return "In sync"
+    try:
+        pending = bool(get_redis().exists(PENDING_KEY.format(view.director.pk)))
+    except Exception:
+        pending = False
+    return "applying" if pending or view.director.apply_runs.filter(result="running").exists() else "drift"
 
 
 def enabled_directors():

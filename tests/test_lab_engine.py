@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from lbadmin.management.commands.lab import register_lab_director
 from lbadmin.models import AuditEntry, Director
+from lbadmin.redis_client import get_redis
 from lab import topology
 from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
 from virtualservers import ipvs
@@ -150,6 +151,30 @@ def test_a_hand_made_change_is_found_recorded_and_repaired_or_reported(director,
     else:
         assert RS1.ipv4 not in kernel and director.status == Director.Status.DEGRADED
         assert "drift" in director.status_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_poll_finds_a_hand_made_change_and_queues_its_repair_at_once(director, admin_client, clean_lab_vm):
+    from monitoring.live_poller import poll_director
+    from monitoring.live_table import director_views
+    from virtualservers.reconcile import PENDING_KEY
+
+    add_virtual_server(admin_client, "web", VIP_WEB, 80, 0, forwarding="nat")
+    reconcile_director(director.pk, trigger="test")
+    get_redis().delete(PENDING_KEY.format(director.pk))
+    director.refresh_from_db()
+    poll_director(director)
+    assert get_redis().get(PENDING_KEY.format(director.pk)) is None  # in sync: nothing queued
+    assert director_views([director])[0][0].sync == "In sync"
+
+    clean_lab_vm.check(["ipvsadm", "-d", "-t", f"{VIP_WEB}:80", "-r", f"{RS1.ipv4}:80"])
+    poll_director(director)
+    assert get_redis().get(PENDING_KEY.format(director.pk)) == "drift"  # queued by this poll
+    assert director_views([director])[0][0].sync == "applying"
+    get_redis().delete(PENDING_KEY.format(director.pk))
+    assert director_views([director])[0][0].sync == "drift"
+    reconcile_director(director.pk, trigger="drift")
+    assert RS1.ipv4 in clean_lab_vm.ipvsadm_save()
 
 
 def test_a_stopped_director_shows_unreachable_then_converges_when_back(director, admin_client, clean_lab_vm):

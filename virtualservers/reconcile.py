@@ -34,6 +34,8 @@ RUNNING_LOCK = "lbadmin:reconcile:lock:{}"
 # A director that cannot be reached (rather than one that refused a command).
 UNREACHABLE = (ipvs.SSHRefused, ipvs.CommandTimeout, ipvs.SSHAuthFailed, ipvs.HostKeyMismatch)
 LOCK_TIMEOUT = 900  # seconds: longer than any apply, so a crashed worker frees it eventually
+# Runs that look for drift: the sweep, and the live poll that saw the kernel change.
+DRIFT_TRIGGERS = ("sweep", "drift")
 # Runs that read the director's keepalived.conf back even when lbadmin's copy says it is
 # current: the sweep (someone may have edited the file) and a director seen again.
 KEEPALIVED_VERIFY_TRIGGERS = ("sweep", "director reachable again")
@@ -207,7 +209,7 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
 
 
 def _is_drift(baseline: ipvs.Table | None, trigger: str, live: ipvs.Table, desired: ipvs.Table) -> bool:
-    if trigger != "sweep" or live == desired:
+    if trigger not in DRIFT_TRIGGERS or live == desired:
         return False
     # Nothing verified yet by this installation: a difference is first setup, not drift.
     return baseline is not None and baseline != live

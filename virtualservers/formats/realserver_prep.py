@@ -100,7 +100,7 @@ def _direct(vip, family: int) -> tuple[Section, ...]:
         Section("RHEL, Rocky and Alma 9: keep the VIP with NetworkManager",
                 "NetworkManager does not manage lo on these releases; a dummy interface behaves like lo here (it "
                 "never answers ARP on the LAN with the settings above).",
-                _lines(f"nmcli connection add type dummy ifname lbvip0 con-name lbadmin-vip "
+                _lines("nmcli connection add type dummy ifname lbvip0 con-name lbadmin-vip "
                        + (f"ipv4.method manual ipv4.addresses {host} ipv6.method disabled" if family == 4 else
                           f"ipv6.method manual ipv6.addresses {host} ipv4.method disabled"),
                        "nmcli connection up lbadmin-vip")),

@@ -1,0 +1,56 @@
+"""The live table tells the truth: a real server its health check took out of the kernel
+stays in the table, marked; the director's badge says "In sync" only when the kernel
+holds exactly the desired table."""
+import json
+
+import pytest
+
+from lbadmin.redis_client import get_redis
+from monitoring.live_poller import SNAPSHOT_KEY, drifted
+from monitoring.live_table import director_views
+from tests import factories
+from tests.test_list_queries import snapshot_of
+from virtualservers import ipvs
+from virtualservers.desired import desired_table
+
+
+@pytest.fixture
+def served(db, redis_url):
+    vs = factories.virtual_server(active=True, persistent=0, pmask="")
+    factories.real_server(vs, name="up1", address="192.0.2.21", admin_state="enabled", health="up")
+    factories.real_server(vs, name="down2", address="192.0.2.22", admin_state="enabled", health="down",
+                          health_reason="3 failures in a row: connection refused")
+    director = factories.director()
+    yield director
+    get_redis().delete(SNAPSHOT_KEY.format(director.pk))
+
+
+def put(director, table) -> None:
+    get_redis().set(SNAPSHOT_KEY.format(director.pk), json.dumps(snapshot_of(table)))
+
+
+@pytest.mark.django_db
+def test_a_server_its_check_took_out_stays_in_the_table_marked(served):
+    put(served, desired_table(served))
+    view, rows = director_views([served])[0]
+    names = {d.name: d for d in rows[0].destinations}
+    assert set(names) == {"up1", "down2"}
+    assert names["down2"].note == "out of the kernel table: its health check is down"
+    assert names["down2"].health == "down" and not names["down2"].drift
+    assert view.sync == "In sync"
+
+
+@pytest.mark.django_db
+def test_the_badge_says_drift_when_the_kernel_differs(served):
+    put(served, ipvs.Table())
+    view, _ = director_views([served])[0]
+    assert view.sync == "drift" and view.sync_badge == "drift"
+
+
+@pytest.mark.django_db
+def test_drift_is_a_kernel_that_differs_from_the_last_verified_table(served):
+    table = desired_table(served)
+    assert not drifted(served, ipvs.render(table))  # nothing verified yet: first setup, not drift
+    served.applied_table = ipvs.render(table)
+    assert not drifted(served, ipvs.render(table))
+    assert drifted(served, "")
