@@ -150,11 +150,21 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 AUDIT_PAGE_SIZE = 50
 
+# Logs an operator can read: one line per apply, transition and failure (our own loggers),
+# not one per 1-s health tick, 2-s poll or SSH login. LBADMIN_LOG_LEVEL=DEBUG brings the
+# chatter back.
+_CHATTY = "DEBUG" if os.environ.get("LBADMIN_LOG_LEVEL", "INFO").upper() == "DEBUG" else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LBADMIN_LOG_LEVEL", "INFO")},
+    "loggers": {
+        "paramiko": {"level": _CHATTY},  # "Connected (version 2.0 ...)", "Authentication ... successful"
+        "celery.beat": {"level": _CHATTY},  # "Scheduler: Sending due task" every second
+        "celery.app.trace": {"level": _CHATTY},  # "Task ... succeeded in 0.002 s"
+        "celery.worker.strategy": {"level": _CHATTY},  # "Task ... received"
+    },
 }
 
 CELERY_BEAT_SCHEDULE.update({

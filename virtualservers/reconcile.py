@@ -203,6 +203,9 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
             run.finished_at = timezone.now()
             run.duration_ms = 1000 * (time.perf_counter() - started)
             run.save()
+            log.info("apply %s on %s (%s%s): %s in %.0f ms%s", run.pk, director, trigger,
+                     f", request {request_id}" if request_id else "", run.get_result_display(), run.duration_ms,
+                     f": {run.error}" if run.error else f", {len(outcome.commands)} command(s)")
             if lock.owned():
                 lock.release()
     return outcome
