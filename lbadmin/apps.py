@@ -6,4 +6,4 @@ class LbadminConfig(AppConfig):
     verbose_name = "lbadmin"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (connects login/logout auditing)
+        from . import datafiles, signals  # noqa: F401  (registers the permission check; connects login/logout auditing)

@@ -9,7 +9,9 @@ start. LBADMIN_TLS=off: plain HTTP on 127.0.0.1 only, for a TLS proxy on this ma
 import os
 import sys
 
-from lbadmin.tls import RedirectPlainHttp, TLSConfigError, describe, ensure_certificate, tls_enabled
+from django.core.exceptions import ImproperlyConfigured
+
+from lbadmin.tls import RedirectPlainHttp, describe, ensure_certificate, tls_enabled
 
 port = os.environ.get("LBADMIN_PORT", "3636")
 try:
@@ -23,7 +25,7 @@ try:
         bind = [f"127.0.0.1:{port}"]
         print("lbadmin: LBADMIN_TLS=off: plain HTTP on 127.0.0.1 only, for a TLS proxy on this machine",
               flush=True)
-except TLSConfigError as exc:
+except ImproperlyConfigured as exc:  # lbadmin.tls.TLSConfigError is one
     # gunicorn would print a traceback for an exception; the operator needs one line.
     print(f"error: {exc}", file=sys.stderr, flush=True)
     sys.exit(1)

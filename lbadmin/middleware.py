@@ -1,8 +1,11 @@
 """A request id on every request: returned as X-Request-ID, stored on audit
 entries and apply runs, so one change can be followed through the logs."""
 import re
+import time
 import uuid
 from contextvars import ContextVar
+
+from django.contrib.auth import SESSION_KEY
 
 current_request: ContextVar = ContextVar("current_request", default=None)
 
@@ -23,6 +26,25 @@ class RequestIdMiddleware:
             current_request.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class IdleSessionMiddleware:
+    """Django expires a session SESSION_COOKIE_AGE after its last save (in the database and
+    in the cookie's Max-Age). Saving a logged-in session on activity makes that an idle
+    timeout; saving at most once a minute spares a database write on every HTMX poll
+    (SESSION_SAVE_EVERY_REQUEST would write on each)."""
+
+    TOUCH_EVERY = 60  # seconds: the timeout's precision
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = request.session
+        now = int(time.time())
+        if SESSION_KEY in session and now - session.get("_last_touch", 0) >= self.TOUCH_EVERY:
+            session["_last_touch"] = now
+        return self.get_response(request)
 
 
 def client_ip(request) -> str | None:

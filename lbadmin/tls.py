@@ -1,6 +1,6 @@
 """The web port's certificate: the operator's own (LBADMIN_TLS_CERT / LBADMIN_TLS_KEY), or
-a self-signed one created once in the data dir. No Django here: gunicorn's configuration
-(lbadmin/gunicorn_conf.py) uses it before any app is loaded.
+a self-signed one created once in the data dir. No app and no Django settings here:
+gunicorn's configuration (lbadmin/gunicorn_conf.py) uses it before Django is set up.
 
 `python -m lbadmin.tls` makes sure the certificate exists and prints its fingerprint
 (scripts/run and docker-compose's migrate run it before the web process starts).
@@ -21,13 +21,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from django.core.exceptions import ImproperlyConfigured
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off"}
+from lbadmin.envconfig import envbool, private_file
+
 SELF_SIGNED_DAYS = 3650  # pinned by its fingerprint, not trusted through a CA: no yearly renewal
 
 
-class TLSConfigError(Exception):
+class TLSConfigError(ImproperlyConfigured):
     """A certificate or key the web process cannot serve; the message says what to do."""
 
 
@@ -40,14 +41,10 @@ class Certificate:
     own: bool  # the operator's (LBADMIN_TLS_CERT), not the self-signed one
 
 
-def tls_enabled(environ=os.environ) -> bool:
-    """LBADMIN_TLS, default on; off serves plain HTTP on loopback for a TLS proxy in front."""
-    value = environ.get("LBADMIN_TLS", "on").strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
-        return False
-    raise TLSConfigError(f"LBADMIN_TLS must be on or off, got {value!r}")
+def tls_enabled() -> bool:
+    """LBADMIN_TLS, default on; off serves plain HTTP on loopback for a TLS proxy in front.
+    settings.TLS reads it through this function too, so the two cannot disagree."""
+    return envbool("LBADMIN_TLS", "on")
 
 
 def data_dir(environ=os.environ) -> Path:
@@ -64,6 +61,11 @@ def local_names() -> list[str]:
         if address not in names:
             names.append(address)
     return names
+
+
+def allowed_host_names() -> list[str]:
+    """local_names() as ALLOWED_HOSTS spells them (an IPv6 address in brackets)."""
+    return [f"[{name}]" if ":" in name else name for name in local_names()]
 
 
 def local_addresses() -> list[str]:
@@ -95,13 +97,6 @@ def subject_alt_names(names: list[str]) -> list[x509.GeneralName]:
     return entries
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create path with mode 0600 from the start (not chmod after: no window where it is readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-
-
 def create_self_signed(cert_file: Path, key_file: Path, names: list[str]) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([
@@ -124,7 +119,7 @@ def create_self_signed(cert_file: Path, key_file: Path, names: list[str]) -> Non
     )
     cert_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     # Key first: a certificate without its key would be taken for a finished pair.
-    write_private(key_file, key.private_bytes(
+    private_file(key_file, key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
@@ -162,21 +157,31 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-def ensure_certificate(environ=os.environ) -> Certificate:
-    """The operator's certificate, checked; else the self-signed one, created on first use."""
+def certificate_files(environ=os.environ) -> tuple[Path, Path, bool]:
+    """(certificate, key, the operator's own?): LBADMIN_TLS_CERT / LBADMIN_TLS_KEY, else the
+    self-signed pair's place in the data dir."""
     cert_env, key_env = environ.get("LBADMIN_TLS_CERT", ""), environ.get("LBADMIN_TLS_KEY", "")
     if cert_env or key_env:
         if not (cert_env and key_env):
             raise TLSConfigError("set both LBADMIN_TLS_CERT and LBADMIN_TLS_KEY (PEM files), or neither "
                                  "for a self-signed certificate in the data dir")
-        cert_file, key_file = Path(cert_env), Path(key_env)
-        return Certificate(cert_file, key_file, check_pair(cert_file, key_file), created=False, own=True)
+        return Path(cert_env), Path(key_env), True
     folder = data_dir(environ) / "tls"
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    return folder / "cert.pem", folder / "key.pem", False
+
+
+def ensure_certificate(environ=os.environ) -> Certificate:
+    """The operator's certificate, checked; else the self-signed one, created on first use."""
+    cert_file, key_file, own = certificate_files(environ)
+    if own:
+        return Certificate(cert_file, key_file, check_pair(cert_file, key_file), created=False, own=True)
     created = False
     if not key_file.exists() and not cert_file.exists():
         create_self_signed(cert_file, key_file, local_names() + configured_names(environ))
         created = True
+    elif not (key_file.exists() and cert_file.exists()):
+        raise TLSConfigError(f"{cert_file.parent} holds only one of {cert_file.name} and {key_file.name}: "
+                             "delete that folder to create a new self-signed pair")
     found = check_pair(cert_file, key_file, "self-signed certificate", "self-signed key")
     return Certificate(cert_file, key_file, found, created=created, own=False)
 
@@ -197,7 +202,7 @@ def main() -> int:
             print("LBADMIN_TLS=off: plain HTTP on 127.0.0.1 only, for a TLS proxy on this machine")
             return 0
         print(describe(ensure_certificate()))
-    except TLSConfigError as exc:
+    except ImproperlyConfigured as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
