@@ -33,3 +33,15 @@ except ImproperlyConfigured as exc:  # lbadmin.tls.TLSConfigError is one
 
 def ssl_context(conf, default_ssl_context_factory):
     return RedirectPlainHttp(default_ssl_context_factory())
+
+
+def when_ready(server):
+    """Log, at every start, a data file that others than lbadmin's user can read."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lbadmin.settings")
+    import django
+
+    django.setup()
+    from lbadmin.datafiles import loose_permissions
+
+    for problem in loose_permissions():
+        server.log.warning("lbadmin: %s", problem)
