@@ -37,8 +37,8 @@ def test_it_generates_one_when_none_is_offered_and_a_new_one_each_time(client):
 
 @pytest.mark.django_db
 def test_the_audit_log_stores_the_generated_id_not_the_offered_one(client_for, admin_user):
-    form = {"name": "web", "address": "192.0.2.50", "vip_nmask": "255.255.255.255", "device": "eth0:1",
-            "protocol": "tcp", "port": "443", "scheduler": "rr", "persistent": "0", "pmask": "255.255.255.255",
+    form = {"name": "web", "address": "192.0.2.50", "vip_nmask": "255.255.255.255", "device": "seth0:1",
+            "protocol": "tcp", "port": "443", "scheduler": "rr", "persistent": "14400", "pmask": "255.255.255.255",
             "forwarding": "direct", "load_monitor": "none", "drain_timeout": "300"}
     offered = "x\r\nForged-Line: 1"
     response = client_for(admin_user).post(reverse("virtual_add"), form, HTTP_X_REQUEST_ID=offered)
