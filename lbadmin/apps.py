@@ -6,4 +6,5 @@ class LbadminConfig(AppConfig):
     verbose_name = "lbadmin"
 
     def ready(self) -> None:
-        from . import datafiles, signals  # noqa: F401  (registers the permission check; connects login/logout auditing)
+        from . import signals  # noqa: F401  (connects login/logout auditing)
+        from . import datafiles, middleware  # noqa: F401  (the data files check; the session touch at login)

@@ -6,6 +6,8 @@ import uuid
 from contextvars import ContextVar
 
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 
 current_request: ContextVar = ContextVar("current_request", default=None)
 
@@ -42,9 +44,18 @@ class IdleSessionMiddleware:
     def __call__(self, request):
         session = request.session
         now = int(time.time())
-        if SESSION_KEY in session and now - session.get("_last_touch", 0) >= self.TOUCH_EVERY:
-            session["_last_touch"] = now
+        if SESSION_KEY in session and now - session.get(LAST_TOUCH, 0) >= self.TOUCH_EVERY:
+            session[LAST_TOUCH] = now
         return self.get_response(request)
+
+
+LAST_TOUCH = "_last_touch"
+
+
+@receiver(user_logged_in, dispatch_uid="lbadmin-session-touch")
+def _touched_at_login(sender, request, user, **kwargs):
+    # The login saves the session anyway: the first request after it need not save it again.
+    request.session[LAST_TOUCH] = int(time.time())
 
 
 def client_ip(request) -> str | None:

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def production_env(data_dir: Path, **extra: str) -> dict:
     env = {key: value for key, value in os.environ.items()
-           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
+           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY",
+                          "DJANGO_ALLOW_ASYNC_UNSAFE")}  # the last one: set by tests/browser.py
     return {**env, "LBADMIN_DATA_DIR": str(data_dir), **extra}
 
 

@@ -32,7 +32,8 @@ PASSWORD = "correct-horse-battery"
 def production_env(data_dir: Path, **extra: str) -> dict:
     """The environment of scripts/run: lbadmin.settings (not the tests'), the venv first on PATH."""
     env = {key: value for key, value in os.environ.items()
-           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
+           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY",
+                          "DJANGO_ALLOW_ASYNC_UNSAFE")}  # the last one: set by tests/browser.py
     path = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     return {**env, "PATH": path, "LBADMIN_DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", **extra}
 
