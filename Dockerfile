@@ -15,7 +15,7 @@ COPY requirements.txt ./
 RUN pip install -r requirements.txt
 
 RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin lbadmin \
-    && mkdir -p /data \
+    && mkdir -p -m 700 /data \
     && chown lbadmin /data
 
 # Everything .dockerignore lets through: the apps, templates, static and lab/ (which
@@ -24,9 +24,9 @@ RUN useradd --system --uid 1000 --home-dir /app --shell /usr/sbin/nologin lbadmi
 COPY . .
 
 USER lbadmin
-# A throwaway key, so the build neither needs nor bakes a real one into the image
-# (without DJANGO_SECRET_KEY, settings would write one into /data).
-RUN DJANGO_SECRET_KEY=collectstatic-at-build-time python manage.py collectstatic --noinput --verbosity 0
+# A throwaway key and database, so the build neither needs nor bakes a real one into the
+# image (without them, settings would create a key and an empty SQLite file in /data).
+RUN DJANGO_SECRET_KEY=collectstatic-at-build-time DATABASE_URL=sqlite://:memory: python manage.py collectstatic --noinput --verbosity 0
 
 EXPOSE 3636
-CMD ["sh", "-c", "exec gunicorn lbadmin.wsgi:application --bind \"0.0.0.0:${LBADMIN_PORT:-3636}\" --workers 2 --threads 4 --access-logfile - --no-control-socket"]
+CMD ["sh", "-c", "exec gunicorn lbadmin.wsgi:application --config python:lbadmin.gunicorn_conf --workers 2 --threads 4 --access-logfile - --no-control-socket"]

@@ -5,16 +5,36 @@ from pathlib import Path
 
 import dj_database_url
 
-from .envconfig import envbool, envint, envlist, secret_key
+from .envconfig import envbool, envint, envlist, private_file, proxy_ssl_header, secret_key
+from .tls import allowed_host_names, tls_enabled
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("LBADMIN_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: lbadmin.datafiles checks it
 
 SECRET_KEY = secret_key(DATA_DIR)
 DEBUG = envbool("LBADMIN_DEBUG", "0")
-ALLOWED_HOSTS = envlist("LBADMIN_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = envlist("LBADMIN_CSRF_TRUSTED_ORIGINS", "")
+
+# HTTPS (README "HTTPS"). gunicorn serves TLS itself (lbadmin/gunicorn_conf.py) unless
+# LBADMIN_TLS=off, where it listens on loopback behind a TLS proxy that says so in a header.
+TLS = tls_enabled()
+ALLOWED_HOSTS = envlist("LBADMIN_ALLOWED_HOSTS", "") or allowed_host_names()
+SECURE_PROXY_SSL_HEADER = None if TLS else proxy_ssl_header(
+    os.environ.get("LBADMIN_PROXY_SSL_HEADER", "X-Forwarded-Proto: https"))
+SECURE_SSL_REDIRECT = True
+SECURE_HSTS_SECONDS = envint("LBADMIN_HSTS_SECONDS", "31536000")  # 0: no HSTS header
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# The preload list is for a public domain's port 443, submitted to the browser vendors:
+# nothing an admin port does, so no `preload` promise in the header (and no W021 about it).
+SECURE_HSTS_PRELOAD = False
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True  # HTMX sends the token from the page
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+# An idle timeout: lbadmin.middleware.IdleSessionMiddleware saves an active session once a
+# minute, and Django expires a session this long after its last save.
+SESSION_COOKIE_AGE = envint("LBADMIN_SESSION_IDLE", "28800")
 
 INSTALLED_APPS = [
     # lbadmin first: its createsuperuser and changepassword (audited) replace Django's.
@@ -37,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "lbadmin.middleware.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -87,6 +108,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+    _database = Path(DATABASES["default"]["NAME"])
+    if _database.is_absolute() and not _database.exists():
+        # Created private here, before SQLite would create it with the umask's mode.
+        _database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            private_file(_database)
+        except FileExistsError:
+            pass  # web, worker and beat start together
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -120,8 +149,6 @@ OTP_TOTP_ISSUER = "lbadmin"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "control"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # HTMX reads the token from the page, not the cookie
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("LBADMIN_TIME_ZONE", "UTC")

@@ -1,13 +1,16 @@
 """The two commands (scripts/run, scripts/test), their helpers and CI, run for real."""
 from __future__ import annotations
 
+import hashlib
+import http.client
 import os
 import re
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -100,7 +103,9 @@ def test_procfile_runs_redis_web_worker_and_beat():
     assert set(processes) == {"redis", "web", "worker", "beat"}
     assert processes["redis"] == "exec scripts/redis-server"
     assert "gunicorn lbadmin.wsgi:application" in processes["web"]
-    assert "0.0.0.0:${LBADMIN_PORT:-3636}" in processes["web"]
+    # Where it listens and its certificate: lbadmin/gunicorn_conf.py (tests/test_https.py).
+    assert "--config python:lbadmin.gunicorn_conf" in processes["web"]
+    assert "--bind" not in processes["web"]
     assert "--access-logfile -" in processes["web"]
     assert "celery -A lbadmin worker --concurrency 2" in processes["worker"]
     assert "celery -A lbadmin beat" in processes["beat"]
@@ -224,9 +229,32 @@ def test_scripts_test_fails_when_no_test_ran(tmp_path):
     assert "no tests" in result.stderr
 
 
+def fetch_pinned(port: int, path: str, fingerprint: str) -> http.client.HTTPResponse:
+    """GET over HTTPS from a server whose certificate has this SHA-256 fingerprint (AB:CD:...)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # verified below, by the fingerprint the run printed
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    connection.request("GET", path)
+    response = connection.getresponse()
+    served = hashlib.sha256(connection.sock.getpeercert(binary_form=True)).hexdigest()
+    assert served == fingerprint.replace(":", "").lower(), "not the certificate the run printed"
+    return response
+
+
+def plain_http(port: int, path: str) -> bytes:
+    """A plain HTTP request on a raw socket, and every byte of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        answer = b""
+        while chunk := raw.recv(4096):
+            answer += chunk
+    return answer
+
+
 def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
-    """scripts/run for real: venv, migrate, collectstatic, admin, then redis + web +
-    worker + beat under honcho; SIGINT (Ctrl-C) must end every one of them."""
+    """scripts/run for real: venv, migrate, collectstatic, admin, certificate, then redis +
+    web (HTTPS) + worker + beat under honcho; SIGINT (Ctrl-C) must end every one of them."""
     data_dir = tmp_path / "data"
     web_port, redis_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items()
@@ -241,14 +269,26 @@ def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
     log = tmp_path / "run.log"
     run = start_in_own_group([str(REPO / "scripts/run")], env, log)
     try:
+        def fingerprint() -> str | None:
+            found = re.search(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", log.read_text())
+            return found and found.group(1)
+
         def login_page_served() -> bool:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5) as response:
-                    return response.status == 200 and "login" in response.url
-            except OSError:
+                response = fetch_pinned(web_port, "/accounts/login/", fingerprint() or "")
+                return response.status == 200 and b'name="password"' in response.read()
+            except (OSError, AssertionError):
                 return False
 
-        assert wait_until(login_page_served, timeout=300, interval=0.5), log.read_text()
+        assert wait_until(fingerprint, timeout=300, interval=0.5), log.read_text()
+        assert wait_until(login_page_served, timeout=120, interval=0.5), log.read_text()
+        assert oct((data_dir / "tls" / "key.pem").stat().st_mode & 0o777) == "0o600"
+        assert oct(data_dir.stat().st_mode & 0o777) == "0o700"
+        # Plain HTTP on the same port: a redirect to HTTPS, never the login form.
+        answer = plain_http(web_port, "/accounts/login/")
+        assert answer.startswith(b"HTTP/1.1 301 "), answer
+        assert f"Location: https://127.0.0.1:{web_port}/accounts/login/".encode() in answer
+        assert b"password" not in answer
         # The worker reached the broker, and beat keeps its schedule in the data dir.
         assert wait_until(lambda: re.search(r"worker[.\d]*\s*\|.*ready\.", log.read_text()), timeout=60), \
             log.read_text()
@@ -256,7 +296,7 @@ def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
         assert redis_answers("127.0.0.1", redis_port)
         assert (data_dir / "static").is_dir() and any((data_dir / "static").iterdir())
         output = log.read_text()
-        assert f"http://127.0.0.1:{web_port}/" in output
+        assert f"https://127.0.0.1:{web_port}/" in output
         assert len(processes_with_environment(marker)) >= 4
 
         os.kill(run.pid, signal.SIGINT)

@@ -1,0 +1,10 @@
+"""The tests' settings: the product's (lbadmin/settings.py), but for one thing.
+
+Django's test client and live server speak plain HTTP where gunicorn speaks TLS, so they
+are not sent to https://. Everything else (Secure cookies, HSTS, ALLOWED_HOSTS) stays as
+shipped; tests/test_https.py checks the shipped settings themselves, with
+`manage.py check --deploy` and with gunicorn serving TLS.
+"""
+from lbadmin.settings import *  # noqa: F403
+
+SECURE_SSL_REDIRECT = False
