@@ -139,3 +139,8 @@ CELERY_BEAT_SCHEDULE.update({
     # Health checks: the tick keeps one checker running in a worker (monitoring/checker.py).
     "health-tick": {"task": "monitoring.tasks.health_tick", "schedule": 1.0},
 })
+
+# Program checks: only executables in this root-owned directory may be named, and a root
+# worker runs them as this unprivileged user (monitoring/checks/program_check.py).
+LBADMIN_CHECK_PROGRAM_DIR = os.environ.get("LBADMIN_CHECK_PROGRAM_DIR", "/usr/local/lib/lbadmin/checks")
+LBADMIN_CHECK_PROGRAM_USER = os.environ.get("LBADMIN_CHECK_PROGRAM_USER", "nobody")
