@@ -6,7 +6,7 @@ import time
 from types import SimpleNamespace
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -84,10 +84,11 @@ def try_it(request: HttpRequest, pk: int) -> HttpResponse:
 def manual_result(request: HttpRequest, token: str) -> HttpResponse:
     """The line of a check queued to the worker, polled by the page that asked for it."""
     found = queued_result(token, request.user.get_username())
-    if found is None:
-        raise Http404("no such check")
+    if found is None:  # a page left open past RESULT_TTL ends its polling with words, not a 404
+        context: dict = {"error": "No such check: it is older than five minutes, or not yours."}
+        return page_or_partial(request, "monitoring/health_manual.html", "monitoring/_manual_line.html", context)
     if "line" in found:
-        context: dict = {"line": found["line"], "line_ok": found.get("ok") == "1"}
+        context = {"line": found["line"], "line_ok": found.get("ok") == "1"}
     elif time.time() > float(found["deadline"]):
         context = {"error": "No answer from the worker: is it running? The check was dropped unrun."}
     else:
