@@ -230,3 +230,8 @@ CONTENT_SECURITY_POLICY = {
 }
 INSTALLED_APPS.append("csp")
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+
+# Program checks: only executables in this root-owned directory may be named, and a root
+# worker runs them as this unprivileged user (monitoring/checks/program_check.py).
+LBADMIN_CHECK_PROGRAM_DIR = os.environ.get("LBADMIN_CHECK_PROGRAM_DIR", "/usr/local/lib/lbadmin/checks")
+LBADMIN_CHECK_PROGRAM_USER = os.environ.get("LBADMIN_CHECK_PROGRAM_USER", "nobody")

@@ -45,6 +45,7 @@ syncd_id = rules.validate_syncd_id
 single_line = rules.validate_single_line
 text = rules.validate_text
 send_program = rules.validate_send_program
+program_location = rules.validate_program_location
 http_path = rules.validate_http_path
 http_status = rules.validate_http_status
 dns_name = rules.validate_dns_name

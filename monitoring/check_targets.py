@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, replace
 
+from django.conf import settings
+
 from monitoring.checks import CheckSpec, spec_from_fields
 from virtualservers.models import HealthCheck, RealServer, VirtualServer
 
@@ -32,11 +34,17 @@ class RealServerHealth:
     since: datetime.datetime | None
 
 
+def program_policy() -> dict[str, str]:
+    """The operator's rules for program checks, from this process's settings: where the
+    checks run (the worker) is where they are read, never what a request carries."""
+    return {"program_dir": settings.LBADMIN_CHECK_PROGRAM_DIR, "program_user": settings.LBADMIN_CHECK_PROGRAM_USER}
+
+
 def target_for(rs: RealServer, check: HealthCheck | object | None = None) -> CheckTarget:
     """The target for one real server; `check` may be unsaved form data (try it)."""
     check = check or rs.virtual_server.check_or_default()
     host, port = rs.check_target
-    spec = spec_from_fields(check, host=host, port=port)
+    spec = spec_from_fields(check, host=host, port=port, **program_policy())
     return CheckTarget(rs.pk, rs.virtual_server_id, spec, float(getattr(check, "interval", 6) or 6),
                        int(getattr(check, "rise", 2) or 2), int(getattr(check, "fall", 3) or 3),
                        getattr(check, "initial_state", "up") or "up", int(getattr(check, "slow_start", 0) or 0))
@@ -85,6 +93,6 @@ class TargetLoader:
 
 
 def _template(vs_id: int, check: HealthCheck) -> CheckTarget:
-    spec = spec_from_fields(check, host="", port=0)
+    spec = spec_from_fields(check, host="", port=0, **program_policy())
     return CheckTarget(0, vs_id, spec, float(check.interval or 6), check.rise or 2, check.fall or 3,
                        check.initial_state or "up", check.slow_start or 0)

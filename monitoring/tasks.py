@@ -2,12 +2,14 @@
 import time
 
 from celery import shared_task
+from django.db import transaction
 
 from lbadmin.models import Director
 from lbadmin.redis_client import get_redis
 
 from .checker import tick
 from .live_poller import poll_director
+from .manual_checks import run_queued
 from .process_pings import HEARTBEAT_KEY
 
 
@@ -31,3 +33,16 @@ def poll_live() -> None:
 @shared_task(ignore_result=True, expires=2)
 def health_tick() -> str:
     return tick()
+
+
+# "Check now" and "try it" of a program check: run here in the worker, never in the web
+# process; the line goes to the Redis hash the page polls (monitoring/manual_checks.py).
+@shared_task(ignore_result=True)
+def manual_check(token: str, kind: str, rs_pk: int, payload: dict | None = None) -> None:
+    run_queued(token, kind, rs_pk, payload)
+
+
+def queue_manual_check(token: str, kind: str, rs_pk: int, payload: dict | None, wait: float) -> None:
+    """Send once the audit entry is committed; unrun after `wait` s (the page gave up)."""
+    transaction.on_commit(lambda: manual_check.apply_async(
+        (token, kind, rs_pk, payload), expires=wait, time_limit=int(wait) + 30))

@@ -10,6 +10,7 @@ EXPECTED: dict = {
     "health_history": (VIEWER, GET_ONLY),
     "health_check_now": (POST_ONLY, OPERATOR),
     "health_try": (POST_ONLY, ADMIN),
+    "health_manual_result": (OPERATOR, POST_ONLY),
 }
 
 
@@ -31,4 +32,6 @@ URLS: dict = {
     "health_check_now": lambda ids: reverse("health_check_now", args=[_loopback_real_server(ids)]),
     # Without a chosen real server "try it" answers with a form error and runs nothing.
     "health_try": lambda ids: reverse("health_try", args=[ids["virtual"]]),
+    # Another user's (or a forgotten) token: the page says so and shows nothing of it.
+    "health_manual_result": lambda ids: reverse("health_manual_result", args=["no-such-token"]),
 }

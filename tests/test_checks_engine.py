@@ -41,7 +41,8 @@ def test_run_batch_returns_results_in_the_order_given(servers: ServerLoop) -> No
 def test_a_hung_check_does_not_delay_a_batch_of_fast_ones(servers: ServerLoop, tmp_path: Path) -> None:
     fast_port, hung_port = servers.tcp(accept_and_wait), servers.tcp(stall)
     hang = write_script(tmp_path, "hang", "import time\ntime.sleep(60)\n")
-    specs = [stalled(hung_port, timeout=1.5), CheckSpec("program", send_program=str(hang), timeout=1.5)]
+    specs = [stalled(hung_port, timeout=1.5), CheckSpec("program", send_program=str(hang), timeout=1.5,
+                                                           program_dir=None, program_user=None)]
     specs += [tcp(fast_port) for _ in range(300)]
     started = time.monotonic()
     # Four slots: the two hung checks hold two of them; the fast ones share the rest.

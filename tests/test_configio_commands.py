@@ -28,6 +28,16 @@ BROKEN_KEEPALIVED = sorted((CORPUS / "keepalived" / "broken").glob("*.conf"))
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def any_check_program_dir():
+    """The corpus and generated configurations name programs in /usr/local/bin, /bin...;
+    the check program directory rule has tests of its own (tests/test_check_program_rules.py)."""
+    from django.test import override_settings
+
+    with override_settings(LBADMIN_CHECK_PROGRAM_DIR="/"):
+        yield
+
+
 def run(*args) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err)

@@ -18,8 +18,19 @@ from lbadmin.models import Director
 from tests.test_formats_strategies import configs, lvscf_configs
 from virtualservers import configio
 from virtualservers.formats.config import Config, config_problems
+from virtualservers.formats.validate import validate_program_location
 
 DB_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True)
+def any_check_program_dir():
+    """The corpus and generated configurations name programs in /usr/local/bin, /bin...;
+    the check program directory rule has tests of its own (tests/test_check_program_rules.py)."""
+    from django.test import override_settings
+
+    with override_settings(LBADMIN_CHECK_PROGRAM_DIR="/"):
+        yield
 
 
 def _service_key(vs):
@@ -57,6 +68,8 @@ def database_valid(config: Config) -> Config:
         hc = vs.health_check
         try:
             shlex.split(hc.send_program)
+            if hc.check_type == "program":  # the check program directory rule (here "/")
+                validate_program_location(hc.send_program, "/")
         except ValueError:
             hc.send_program = "/bin/true %h %p"
         if hc.use_regex:

@@ -1,4 +1,5 @@
 """Virtual servers, their real servers and health checks: the desired state."""
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -308,6 +309,9 @@ class HealthCheck(models.Model):
             v.collect(errors, field, v.check_count, getattr(self, field))
         v.collect(errors, "slow_start", v.slow_start, self.slow_start)
         v.collect(errors, "send_program", v.send_program, self.send_program)
+        if self.check_type == self.CheckType.PROGRAM:
+            v.collect(errors, "send_program", v.program_location, self.send_program,
+                      settings.LBADMIN_CHECK_PROGRAM_DIR)
         # send, expect and the body may hold control characters (\r\n); the others are one line.
         for field in ("send", "expect", "http_body"):
             v.collect(errors, field, v.text, getattr(self, field))

@@ -41,13 +41,14 @@ def real_server_rows(servers: list[RealServer], vs: VirtualServer) -> list[RealS
     return [RealServerRow(rs, last.get(rs.pk), rs.effective_forwarding(cluster)) for rs in servers]
 
 
-def real_row_response(request: HttpRequest, rs: RealServer, *, check_line: str = "") -> HttpResponse:
+def real_row_response(request: HttpRequest, rs: RealServer, *, check_line: str = "",
+                      check_pending: str = "") -> HttpResponse:
     """The swapped row for HTMX, back to the list for a plain post."""
     if not request.htmx:
         return redirect("real_list", pk=rs.virtual_server_id)
     row = real_server_rows([rs], rs.virtual_server)[0]
     return page_or_partial(request, "virtualservers/_real_row.html", "virtualservers/_real_row.html",
-                           {"vs": rs.virtual_server, "row": row, "check_line": check_line}, trigger="applyQueued")
+                           {"vs": rs.virtual_server, "row": row, "check_line": check_line, "pending": check_pending}, trigger="applyQueued")
 
 
 @require_GET

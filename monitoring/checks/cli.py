@@ -122,6 +122,11 @@ def _spec_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -
         http_status=args.status or "200-399",
         dns_name=args.dns_name or "",
         dns_type=args.dns_type or "A",
+        # Run by hand, by someone with a shell who could run the program directly: no
+        # directory rule and no change of user. The clean environment, cwd /, umask and
+        # timeout still apply. The checker's own rules are in program_check's docstring.
+        program_dir=None,
+        program_user=None,
     )
     if kind in ("http", "https"):
         values["http_body"] = expect

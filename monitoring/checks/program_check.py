@@ -1,12 +1,29 @@
-"""Program checks (Piranha's send_program): run a command, judge its exit and output."""
+"""Program checks (Piranha's send_program): run a command, judge its exit and output.
+
+Containment (the passwd.php3 hole: an admin must not run any program on the lbadmin host):
+- Only a program inside the operator's directory (CheckSpec.program_dir) runs, checked
+  on every run with symlinks and `..` resolved (resolve_program): the program and every
+  directory from / down to it must be owned by root and not writable by group or others
+  (a world-writable directory only with the sticky bit, like /tmp). Root only, not the
+  lbadmin user: the owner of a file can always make it writable again, so a directory
+  the lbadmin user owns is one that a compromised web process could fill.
+- When the checker runs as root, the program runs as CheckSpec.program_user (nobody by
+  default) with no supplementary groups, so it cannot read the 0600/0700 database, secret
+  key or SSH keys of the lbadmin user or root. Never as root.
+- A fixed environment (nothing of the worker's: no DJANGO_SECRET_KEY, no DATABASE_URL),
+  cwd /, umask 077, no open descriptor but stdin (/dev/null), stdout and stderr, its own
+  process group, killed at the timeout.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import re
 import shlex
 import signal
+import stat
 
 from .matching import compiled_regex, regex_search
 from .reasons import describe_error, excerpt, one_line, timed_out
@@ -18,16 +35,62 @@ MAX_STDERR_BYTES = 4 * 1024
 # (setsid) and still holds them; do not let such a child hold the check too.
 REAP_GRACE = 1.0
 _PLACEHOLDER_RE = re.compile(r"%[hp]")
-# The worker's environment holds the database URL and the secret key; a check program
-# gets only what a command line needs.
-_PASSED_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+PROGRAM_UMASK = 0o077
+
+
+class ProgramRefused(Exception):
+    """The program may not run; the message says why, for the result line."""
 
 
 def program_environment() -> dict[str, str]:
-    env = {name: os.environ[name] for name in _PASSED_ENVIRONMENT if name in os.environ}
-    env.setdefault("PATH", _DEFAULT_PATH)
-    return env
+    """The whole environment of a check program: nothing taken from the worker's, which
+    holds the database URL and the secret key."""
+    return {"PATH": _DEFAULT_PATH, "HOME": "/", "LANG": "C.UTF-8"}
+
+
+def resolve_program(path: str, directory: str) -> str:
+    """The real path of `path` if it may run as a check program from `directory`;
+    ProgramRefused (or FileNotFoundError) otherwise."""
+    if not os.path.isabs(path):
+        raise ProgramRefused(f"program {path} is not an absolute path in {directory}")
+    root = os.path.realpath(directory)
+    real = os.path.realpath(path)
+    if real == root or os.path.commonpath([root, real]) != root:
+        raise ProgramRefused(f"program {path} is not in {directory}")
+    folder = os.path.dirname(real)
+    while True:
+        _refuse_unless_root_only(folder, os.stat(folder))
+        if folder == "/":
+            break
+        folder = os.path.dirname(folder)
+    info = os.stat(real)
+    if not stat.S_ISREG(info.st_mode):
+        raise ProgramRefused(f"program {path} is not a regular file")
+    _refuse_unless_root_only(real, info)
+    return real
+
+
+def _refuse_unless_root_only(path: str, info: os.stat_result) -> None:
+    if info.st_uid != 0:
+        raise ProgramRefused(f"refused: {path} is owned by uid {info.st_uid}, not root")
+    sticky_dir = stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky_dir:
+        raise ProgramRefused(f"refused: {path} is writable by group or others")
+
+
+def program_identity(user: str | None) -> dict:
+    """subprocess arguments that drop root for the program (setgroups([]), setgid, then
+    setuid, in that order, done by subprocess itself); nothing when not root."""
+    if user is None or os.geteuid() != 0:
+        return {}
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ProgramRefused(f"refused: no user {user!r} to run check programs as") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise ProgramRefused(f"refused: check programs never run as root (user {user!r})")
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def build_argv(command: str, host: str, port: int) -> list[str]:
@@ -51,13 +114,27 @@ async def check_program(spec: CheckSpec) -> Outcome:
     except ValueError as exc:
         return False, f"bad program command: {exc}"
     try:
+        if spec.program_dir is not None:
+            argv[0] = resolve_program(argv[0], spec.program_dir)
+        identity = program_identity(spec.program_user)
+    except ProgramRefused as exc:
+        return False, str(exc)
+    except FileNotFoundError:
+        return False, f"program not found: {argv[0]}"
+    except OSError as exc:
+        return False, f"cannot check {argv[0]}: {describe_error(exc)}"
+    try:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=program_environment(),
+            cwd="/",
+            umask=PROGRAM_UMASK,
+            close_fds=True,
             start_new_session=True,  # its own process group, so a timeout kills its children too
+            **identity,
         )
     except FileNotFoundError:
         return False, f"program not found: {argv[0]}"

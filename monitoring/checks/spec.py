@@ -12,6 +12,14 @@ from dataclasses import dataclass, fields
 # package must not import; tests/test_rules_single_source.py proves the two equal.
 CHECK_TYPES = ("tcp", "send_expect", "udp", "http", "https", "program", "dns", "icmp", "none")
 
+# Where program checks may live, and whom they run as when the checker runs as root: the
+# operator's choice (settings LBADMIN_CHECK_PROGRAM_DIR / _USER), never the admin's.
+DEFAULT_PROGRAM_DIR = "/usr/local/lib/lbadmin/checks"
+DEFAULT_PROGRAM_USER = "nobody"
+# The operator's fields: spec_from_fields takes them only from its overrides, never from
+# the admin's configuration object.
+POLICY_FIELDS = ("program_dir", "program_user")
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -47,6 +55,10 @@ class CheckSpec:
     # Not in the model (yet): a CA bundle for verify_tls, for internal CAs and for tests.
     # Blank = the system's trust store.
     ca_file: str = ""
+    # None for both: no directory rule, run as the caller. Only the probe command line,
+    # run by hand by someone who could run the program directly anyway, asks for that.
+    program_dir: str | None = DEFAULT_PROGRAM_DIR
+    program_user: str | None = DEFAULT_PROGRAM_USER
 
 
 _SPEC_FIELDS = tuple(f.name for f in fields(CheckSpec))
@@ -55,10 +67,11 @@ _SPEC_FIELDS = tuple(f.name for f in fields(CheckSpec))
 def spec_from_fields(config: object, *, host: str, port: int, **overrides: object) -> CheckSpec:
     """Build a CheckSpec from any object with HealthCheck-named attributes (a model row,
     a form's cleaned data wrapped in SimpleNamespace, ...). Missing attributes keep the
-    CheckSpec default; `overrides` win over both."""
+    CheckSpec default; `overrides` win over both. The program policy (POLICY_FIELDS) comes
+    only from `overrides`, so configuration can never widen it."""
     values: dict[str, object] = {}
     for name in _SPEC_FIELDS:
-        if name in ("host", "port"):
+        if name in ("host", "port") or name in POLICY_FIELDS:
             continue
         if hasattr(config, name):
             value = getattr(config, name)

@@ -9,6 +9,7 @@ lvs.cf, a JSON path, a form field) and adds that.
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
 import shlex
 
@@ -390,6 +391,25 @@ def validate_send_program(value: str) -> str:
         shlex.split(value)
     except ValueError as exc:
         raise ValueError(f"cannot split the command line: {exc}") from None
+    return value
+
+
+def validate_program_location(value: str, directory: str) -> str:
+    """A check program may only be named inside the operator's directory: an absolute
+    path, written without '.', '..' or '//' (so the text says where it points), below
+    `directory`. The checker resolves symlinks and checks ownership again on every run
+    (monitoring.checks.program_check.resolve_program)."""
+    validate_send_program(value)
+    words = shlex.split(value)
+    if not words:
+        return value
+    program, folder = words[0], posixpath.normpath(directory)
+    if "%h" in program or "%p" in program:
+        raise ValueError("the program's own path cannot hold %h or %p")
+    if (not program.startswith("/") or posixpath.normpath(program) != program
+            or not program.startswith(folder.rstrip("/") + "/")):
+        raise ValueError(f"the program must be a file in {folder}, the check program "
+                         f"directory the operator set up; {program} is not")
     return value
 
 
