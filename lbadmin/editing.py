@@ -1,10 +1,41 @@
 """The one way configuration is saved from a form: validated, in one
-transaction, with an audit entry holding the values before and after."""
+transaction, with an audit entry holding the values before and after, and
+refused when someone else saved the same object since the form was shown."""
+import hashlib
+import json
+
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
 
 from . import audit
+
+STALE = ("Nothing was saved: someone else saved this while you were editing. Their values are shown "
+         "next to the fields below; submit again to replace them with yours.")
+
+
+def version_of(snapshot: dict | None, fields) -> str:
+    """A short fingerprint of the saved values of the form's fields: the form carries it,
+    and a POST whose fingerprint no longer matches was made from a stale page."""
+    if snapshot is None:
+        return ""
+    shown = {name: snapshot.get(name) for name in fields if name in snapshot}
+    return hashlib.sha256(json.dumps(shown, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _newer_values(form, before: dict) -> list[tuple[str, object, object]]:
+    """(label, saved now, yours) for each field whose saved value differs from the post."""
+    rows = []
+    for name, field in form.fields.items():
+        if name not in before:
+            continue
+        mine = form.data.getlist(name) if hasattr(form.data, "getlist") and len(form.data.getlist(name)) > 1 \
+            else form.data.get(name, "")
+        saved = before[name]
+        if str(saved if saved is not None else "") != str(mine) and not (saved is False and mine in ("", None)) \
+                and not (saved is True and mine == "on"):
+            rows.append((field.label or name, saved, mine))
+    return rows
 
 
 def save_with_audit(form, before: dict | None, *, object_type: str | None = None):
@@ -26,15 +57,27 @@ def edit_page(request, *, form_class, instance, template: str, context: dict | N
     """
     before = audit.snapshot(instance) if instance.pk else None
     form_kwargs = form_kwargs or {}
+    fields = list(form_class.base_fields)
+    version = version_of(before, fields)
+    newer: list = []
     if request.method == "POST":
         form = form_class(request.POST, instance=instance, **form_kwargs)
-        if form.is_valid():
+        posted = request.POST.get("_version")
+        if before is not None and posted is not None and posted != version:
+            # Optimistic locking: validate for the messages, save nothing, show theirs.
+            form.is_valid()
+            newer = _newer_values(form, before)
+            form.add_error(None, STALE)
+            messages.error(request, STALE)
+        elif form.is_valid():
             obj = save_with_audit(form, before, object_type=object_type)
             if on_saved:
                 on_saved(obj, before)
             messages.success(request, f"Saved {obj}.")
             return redirect(success_url(obj) if callable(success_url) else (success_url or request.path))
-        messages.error(request, "Nothing was saved: correct the fields marked below.")
+        else:
+            messages.error(request, "Nothing was saved: correct the fields marked below.")
     else:
         form = form_class(instance=instance, **form_kwargs)
-    return render(request, template, {"form": form, "object": instance, **(context or {})})
+    return render(request, template, {"form": form, "object": instance, "version": version, "newer": newer,
+                                      **(context or {})})
