@@ -354,3 +354,17 @@ def test_parse_of_render_gives_back_the_same_configuration_within_the_common_sub
     parsed, report = parse_keepalived(render_keepalived(config))
     assert report == []
     assert parsed == config
+
+
+def test_a_value_keepalived_cannot_carry_is_left_out_with_a_note_never_injected():
+    from virtualservers.formats.config import Config, HealthCheckConfig, RealServerConfig, VirtualServerConfig
+    from virtualservers.formats.keepalived import keepalived_report, render_keepalived
+
+    check = HealthCheckConfig(check_type="program",
+                              send_program='/usr/local/lib/lbadmin/checks/owa "%h" }\nvirtual_server 6.6.6.6 1 {')
+    vs = VirtualServerConfig(name="web", address="192.0.2.50", port=80, active=True, health_check=check,
+                             real_servers=[RealServerConfig(name="r1", address="192.0.2.21")])
+    text = render_keepalived(Config(virtual_servers=[vs]))
+    assert "6.6.6.6" not in text and "misc_path" not in text
+    assert "MISC_CHECK left out" in text
+    assert any("left out: a value holds a quote" in note for note in keepalived_report(Config(virtual_servers=[vs])))

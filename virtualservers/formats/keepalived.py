@@ -606,7 +606,19 @@ def _report_line(entry: str) -> int:
 # --- rendering -------------------------------------------------------------------------
 
 
+# keepalived's parser has no escape inside a quoted string: a double quote or a control
+# character in a value would end the string early or start a new line, that is, write
+# directives of the value's choosing. Such a check is left out of the file, with a note.
+_UNCARRIABLE = re.compile(r'["\x00-\x1f\x7f]')
+
+
+def uncarriable(*values: str) -> bool:
+    return any(_UNCARRIABLE.search(value or "") for value in values)
+
+
 def _ka_string(value: str) -> str:
+    if uncarriable(value):
+        raise ValueError(f"{value!r} cannot be written into keepalived.conf")
     return value if value and re.fullmatch(r"[^\s\"#!{}]+", value) else f'"{value}"'
 
 
@@ -619,12 +631,21 @@ def substitute(template: str, address: str, port: int) -> str:
     return template.replace("%h", address).replace("%p", str(port))
 
 
+def _check_uncarriable(hc: HealthCheckConfig) -> bool:
+    strings = {"program": [hc.send_program], "http": [hc.http_host, hc.http_body, hc.http_path],
+               "https": [hc.http_host, hc.sni, hc.http_body, hc.http_path], "dns": [hc.dns_name]}
+    return uncarriable(*strings.get(hc.check_type, []))
+
+
 def keepalived_report(config: Config) -> list[str]:
     """What render_keepalived() leaves out or approximates, one line each."""
     notes = []
     for vs in config.virtual_servers:
         who = f"virtual server {vs.name!r}"
         hc = vs.health_check
+        if vs.active and hc.check_type != "none" and _check_uncarriable(hc):
+            notes.append(f"{who}: {hc.check_type} check left out: a value holds a quote or a control character, "
+                         "which keepalived.conf cannot carry")
         if not vs.active:
             notes.append(f"{who}: inactive, not written")
             continue
@@ -725,8 +746,10 @@ def _render_checker(hc: HealthCheckConfig, rs: RealServerConfig, port: int, ind:
         return []
     kind = CHECKER_OF[hc.check_type]
     inner = ind + "    "
-    out = [f"{ind}{kind} {{"]
     check_address, check_port = rs.check_address or rs.address, rs.check_port or port
+    if _check_uncarriable(hc):
+        return [f"{ind}# lbadmin: {kind} left out: a value holds a quote or a control character"]
+    out = [f"{ind}{kind} {{"]
     if kind == "MISC_CHECK":
         out.append(f'{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"')
         out.append(f"{inner}misc_timeout {hc.timeout}")
