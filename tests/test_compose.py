@@ -11,7 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from honcho.environ import parse_procfile
+
+from lbadmin.procfile import parse_procfile
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -58,9 +59,8 @@ def config() -> dict:
 
 @pytest.fixture(scope="module")
 def procfile() -> dict[str, str]:
-    """The Procfile as honcho (which scripts/run uses) reads it."""
-    parsed = parse_procfile((REPO / "Procfile").read_text())
-    return dict(parsed.processes)
+    """The Procfile as scripts/run reads it (lbadmin/procfile.py, into supervisord's configuration)."""
+    return parse_procfile((REPO / "Procfile").read_text())
 
 
 def test_docker_compose_accepts_the_compose_file():

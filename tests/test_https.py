@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 from django.urls import reverse
-from honcho.environ import parse_procfile
+
+from lbadmin.procfile import parse_procfile
 
 from tests.browser import browser  # noqa: F401  (fixture)
 from tests.processes import wait_for
@@ -140,7 +141,7 @@ def test_a_session_is_saved_at_most_once_a_minute(client, make_user):
 # --- gunicorn serving TLS, as the Procfile starts it ------------------------------------------
 
 def procfile_web() -> str:
-    return dict(parse_procfile((ROOT / "Procfile").read_text()).processes)["web"]
+    return dict(parse_procfile((ROOT / "Procfile").read_text()))["web"]
 
 
 @contextmanager

@@ -8,14 +8,16 @@ import re
 import shutil
 import signal
 import socket
+import shlex
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
-from honcho.environ import parse_procfile
 
+from lbadmin.procfile import parse_procfile, supervisord_conf
 from tests.services import free_port, redis_answers, running_redis
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,7 +63,7 @@ def start_in_own_group(argv: list[str], env: dict[str, str], log: Path) -> subpr
 
 
 def stop_group(process: subprocess.Popen) -> None:
-    """What honcho does to each of its processes: SIGTERM to the group, then SIGKILL."""
+    """What supervisord does to each of its programs: SIGTERM to the group, then SIGKILL."""
     for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         if process.poll() is not None:
             return
@@ -98,7 +100,7 @@ def test_script_stops_at_the_first_error(script):
 
 
 def test_procfile_runs_redis_web_worker_and_beat():
-    processes = dict(parse_procfile((REPO / "Procfile").read_text()).processes)
+    processes = dict(parse_procfile((REPO / "Procfile").read_text()))
 
     assert set(processes) == {"redis", "web", "worker", "beat"}
     assert processes["redis"] == "exec scripts/redis-server"
@@ -161,7 +163,7 @@ def test_redis_server_script_reuses_a_redis_that_already_answers(tmp_path):
         try:
             assert wait_until(lambda: "already answers" in log.read_text(), timeout=10), log.read_text()
             time.sleep(1)
-            assert waiter.poll() is None, "it must keep running, or honcho would stop everything"
+            assert waiter.poll() is None, "it must keep running, or supervisord would restart it again and again"
             assert Path(f"/proc/{waiter.pid}/exe").resolve().name == "bash"
         finally:
             stop_group(waiter)
@@ -254,7 +256,7 @@ def plain_http(port: int, path: str) -> bytes:
 
 def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
     """scripts/run for real: venv, migrate, collectstatic, admin, certificate, then redis +
-    web (HTTPS) + worker + beat under honcho; SIGINT (Ctrl-C) must end every one of them."""
+    web (HTTPS) + worker + beat under supervisord; SIGINT (Ctrl-C) must end every one of them."""
     data_dir = tmp_path / "data"
     web_port, redis_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items()
@@ -290,7 +292,7 @@ def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
         assert f"Location: https://127.0.0.1:{web_port}/accounts/login/".encode() in answer
         assert b"password" not in answer
         # The worker reached the broker, and beat keeps its schedule in the data dir.
-        assert wait_until(lambda: re.search(r"worker[.\d]*\s*\|.*ready\.", log.read_text()), timeout=60), \
+        assert wait_until(lambda: re.search(r"celery@\S+ ready\.", log.read_text()), timeout=60), \
             log.read_text()
         assert wait_until(lambda: list(data_dir.glob("celerybeat-schedule*")), timeout=60), log.read_text()
         assert redis_answers("127.0.0.1", redis_port)
@@ -310,3 +312,179 @@ def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
         stop_group(run)
         for pid in processes_with_environment(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_supervisord_conf_keeps_every_procfile_line_running_and_stops_whole_groups(tmp_path):
+    """The configuration scripts/run writes, read by supervisord's own parser."""
+    from supervisor.datatypes import RestartUnconditionally
+    from supervisor.options import ServerOptions
+
+    processes = parse_procfile((REPO / "Procfile").read_text())
+    processes["echo"] = "exec printf '100%% %s\\n' done"   # a % must reach the shell as written
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(supervisord_conf(processes, REPO, tmp_path))
+    options = ServerOptions()
+    options.configfile = str(conf)
+    options.process_config(do_usage=False)
+
+    assert options.nodaemon
+    assert options.logfile == str(tmp_path / "supervisord.log")
+    programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
+    assert list(programs) == ["redis", "web", "worker", "beat", "echo"], "started in the Procfile's order"
+    for name, program in programs.items():
+        assert program.command == shlex.join(["/bin/sh", "-c", processes[name]])
+        assert program.directory == str(REPO)
+        assert program.autorestart is RestartUnconditionally and program.autostart
+        assert program.startretries >= 1000 and program.startsecs <= 5
+        assert program.stopasgroup and program.killasgroup
+        assert program.redirect_stderr and program.stdout_logfile == "/dev/stdout"
+        assert program.stdout_logfile_maxbytes == 0
+
+
+def test_parse_procfile_refuses_what_it_cannot_read():
+    assert parse_procfile("# c\n\nweb: exec a b\nworker:exec c\n") == {"web": "exec a b", "worker": "exec c"}
+    with pytest.raises(ValueError, match="appears twice"):
+        parse_procfile("web: a\nweb: b\n")
+    with pytest.raises(ValueError, match="line 1"):
+        parse_procfile("not a process line\n")
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """pid -> command line (space-joined argv) of the live direct children of pid."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and stat.rsplit(")", 1)[1].split()[0] != "Z":
+            found[int(proc.name)] = b" ".join(argv).decode(errors="replace").strip()
+    return found
+
+
+def test_run_restarts_a_killed_worker_and_redis_while_the_web_keeps_serving(tmp_path):
+    """scripts/run for real: SIGKILL the Celery worker, then Redis. supervisord starts a new
+    one of each within seconds and logs it; the login page answers over HTTPS all along."""
+    data_dir = tmp_path / "data"
+    web_port, redis_port = free_port(), free_port()
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
+    env.update(LBADMIN_DATA_DIR=str(data_dir), LBADMIN_PORT=str(web_port),
+               REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", TMPDIR=str(tmp_path))
+    marker = f"LBADMIN_DATA_DIR={data_dir}"
+    log = tmp_path / "run.log"
+    run = start_in_own_group([str(REPO / "scripts/run")], env, log)
+    try:
+        def fingerprint() -> str | None:
+            found = re.search(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", log.read_text())
+            return found and found.group(1)
+
+        def login_page_served() -> bool:
+            try:
+                response = fetch_pinned(web_port, "/accounts/login/", fingerprint() or "")
+                return response.status == 200 and b'name="password"' in response.read()
+            except (OSError, AssertionError):
+                return False
+
+        def program(words: str) -> int | None:
+            """The pid of supervisord's child whose command line has these words."""
+            pids = [pid for pid, argv in children_of(run.pid).items() if words in argv]
+            assert len(pids) <= 1, children_of(run.pid)
+            return pids[0] if pids else None
+
+        assert wait_until(fingerprint, timeout=300, interval=0.5), log.read_text()
+        assert wait_until(login_page_served, timeout=120, interval=0.5), log.read_text()
+        assert Path(f"/proc/{run.pid}/cmdline").read_bytes().find(b"supervisord") >= 0
+        assert wait_until(lambda: re.search(r"celery@\S+ ready\.", log.read_text()), timeout=60), log.read_text()
+
+        for name, words in (("worker", "celery -A lbadmin worker"), ("redis", f"127.0.0.1:{redis_port}")):
+            old = program(words)
+            assert old, (name, children_of(run.pid))
+            served, failed = [], []
+            stop = threading.Event()
+
+            def probe():
+                while not stop.is_set():
+                    (served if login_page_served() else failed).append(time.monotonic())
+                    time.sleep(0.1)
+
+            prober = threading.Thread(target=probe)
+            prober.start()
+            try:
+                os.kill(old, signal.SIGKILL)
+                new = wait_until(lambda: (pid := program(words)) not in (None, old) and pid, timeout=15)
+                assert new, (name, children_of(run.pid), log.read_text()[-3000:])
+                if name == "redis":
+                    assert wait_until(lambda: redis_answers("127.0.0.1", redis_port), timeout=10)
+                time.sleep(3)   # and the web still answers after it
+            finally:
+                stop.set()
+                prober.join()
+            assert not failed, f"the login page failed {len(failed)} times while {name} restarted"
+            assert len(served) >= 10
+            output = log.read_text()
+            assert f"exited: {name} (terminated by SIGKILL; not expected)" in output
+            assert f"spawned: '{name}' with pid {program(words)}" in output
+
+        # The new worker reaches the new Redis and serves again.
+        assert wait_until(lambda: len(re.findall(r"celery@\S+ ready\.", log.read_text())) >= 2, timeout=60), \
+            log.read_text()[-3000:]
+
+        os.kill(run.pid, signal.SIGTERM)
+        run.wait(timeout=60)
+        assert wait_until(lambda: not processes_with_environment(marker), timeout=5), (
+            processes_with_environment(marker), log.read_text())
+        assert not redis_answers("127.0.0.1", redis_port)
+    finally:
+        stop_group(run)
+        for pid in processes_with_environment(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+SYSTEMD = REPO / "deploy/systemd"
+UNITS = {"web": "lbadmin-web.service", "worker": "lbadmin-worker.service", "beat": "lbadmin-beat.service"}
+
+
+def unit_settings(path: Path) -> dict[str, list[str]]:
+    settings: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", ";", "[")):
+            key, _, value = line.partition("=")
+            settings.setdefault(key.strip(), []).append(value.strip())
+    return settings
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_systemd_unit_runs_the_procfile_command_restarted_and_hardened(name):
+    unit = unit_settings(SYSTEMD / UNITS[name])
+    command = parse_procfile((REPO / "Procfile").read_text())[name]
+
+    assert unit["ExecStart"] == ["/opt/lbadmin/.venv/bin/" + command.removeprefix("exec ")]
+    assert unit["Restart"] == ["on-failure"] and unit["RestartSec"] == ["2"]
+    assert unit["StartLimitIntervalSec"] == ["0"], "never given up"
+    assert unit["User"] == ["lbadmin"]
+    assert unit["EnvironmentFile"] == ["/etc/lbadmin/lbadmin.env"]
+    assert unit["NoNewPrivileges"] == ["yes"]
+    assert unit["ProtectSystem"] == ["strict"]
+    assert unit["ReadWritePaths"] == ["/var/lib/lbadmin"]
+    assert unit["CapabilityBoundingSet"] == [""]
+    assert unit["WantedBy"] == ["lbadmin.target"]
+    assert "LBADMIN_DATA_DIR=/var/lib/lbadmin" in (SYSTEMD / "lbadmin.env").read_text().splitlines()
+    assert UNITS[name] in unit_settings(SYSTEMD / "lbadmin.target")["Wants"][0].split()
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
+    """systemd's own check, with the ExecStart paths pointed at this checkout's venv."""
+    for path in SYSTEMD.iterdir():
+        if path.suffix in (".service", ".target"):
+            (tmp_path / path.name).write_text(path.read_text().replace("/opt/lbadmin/.venv/", f"{REPO}/.venv/"))
+    units = sorted(str(p) for p in tmp_path.iterdir())
+    result = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "systemd ignores what it cannot parse, with a warning"
