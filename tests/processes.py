@@ -60,3 +60,18 @@ def manage(env: dict, *args: str) -> None:
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def isolated_worker_stack(redis_url: str, tmp_path: Path, redis_db: int) -> tuple[str, object, dict, dict]:
+    """For tests that start real workers: a Redis database of their own (no other test's
+    queued tasks or keys in the way, flushed here) and a migrated SQLite file the workers
+    share. Returns (redis url, redis client, extra env for celery_process, manage() env)."""
+    import redis as redis_lib
+
+    url = redis_url.rsplit("/", 1)[0] + f"/{redis_db}"
+    redis = redis_lib.Redis.from_url(url, decode_responses=True)
+    redis.flushdb()
+    extra = {"DATABASE_URL": f"sqlite:///{tmp_path / 'lbadmin.sqlite3'}"}
+    env = celery_env(url, tmp_path, **extra)
+    manage(env, "migrate", "--noinput")
+    return url, redis, extra, env

@@ -5,10 +5,9 @@ import os
 import signal
 import time
 
-import redis as redis_lib
 
 from tests.health_servers import listener
-from tests.processes import celery_env, celery_process, manage, wait_for
+from tests.processes import celery_process, isolated_worker_stack, manage, wait_for
 
 INTERVAL = 3  # seconds between checks of one real server
 SETUP = f"""
@@ -20,13 +19,7 @@ RealServer.objects.create(virtual_server=vs, name="alive", address="127.0.0.1", 
 
 
 def test_a_second_worker_takes_the_checks_over_when_the_first_is_killed(redis_url, tmp_path):
-    url = redis_url.rsplit("/", 1)[0] + "/5"
-    redis = redis_lib.Redis.from_url(url, decode_responses=True)
-    redis.flushdb()
-    db_file = tmp_path / "lbadmin.sqlite3"
-    extra = {"DATABASE_URL": f"sqlite:///{db_file}"}
-    env = celery_env(url, tmp_path, **extra)
-    manage(env, "migrate", "--noinput")
+    url, redis, extra, env = isolated_worker_stack(redis_url, tmp_path, 5)
     with listener() as live:
         manage(env, "shell", "-c", SETUP.format(live=live))
         with celery_process("worker", url, tmp_path, node="a", **extra) as first, \

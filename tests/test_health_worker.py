@@ -4,10 +4,9 @@ land in the database the worker shares (a migrated SQLite file, as in production
 import sqlite3
 import time
 
-import redis as redis_lib
 
 from tests.health_servers import closed_port, listener
-from tests.processes import celery_env, celery_process, manage, wait_for
+from tests.processes import celery_process, isolated_worker_stack, manage, wait_for
 
 SETUP = """
 from virtualservers.models import HealthCheck, RealServer, VirtualServer
@@ -19,14 +18,8 @@ RealServer.objects.create(virtual_server=vs, name="dead", address="127.0.0.1", p
 
 
 def test_beat_and_a_worker_run_the_checks_and_record_transitions(redis_url, tmp_path):
-    # A Redis database of its own, so no other test's queued tasks or keys get in the way.
-    url = redis_url.rsplit("/", 1)[0] + "/4"
-    redis = redis_lib.Redis.from_url(url, decode_responses=True)
-    redis.flushdb()
+    url, redis, extra, env = isolated_worker_stack(redis_url, tmp_path, 4)
     db_file = tmp_path / "lbadmin.sqlite3"
-    extra = {"DATABASE_URL": f"sqlite:///{db_file}"}
-    env = celery_env(url, tmp_path, **extra)
-    manage(env, "migrate", "--noinput")
     dead = closed_port()
     with listener() as live:
         manage(env, "shell", "-c", SETUP.format(live=live, dead=dead))

@@ -254,33 +254,42 @@ def plain_http(port: int, path: str) -> bytes:
     return answer
 
 
-def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
-    """scripts/run for real: venv, migrate, collectstatic, admin, certificate, then redis +
-    web (HTTPS) + worker + beat under supervisord; SIGINT (Ctrl-C) must end every one of them."""
+def run_command_environment(tmp_path: Path) -> tuple[Path, int, int, dict[str, str], Path]:
+    """(data dir, web port, Redis port, environment, log file) for one `scripts/run` of a test's own."""
     data_dir = tmp_path / "data"
     web_port, redis_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items()
            if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
-    env.update(
-        LBADMIN_DATA_DIR=str(data_dir),
-        LBADMIN_PORT=str(web_port),
-        REDIS_URL=f"redis://127.0.0.1:{redis_port}/0",
-        TMPDIR=str(tmp_path),
-    )
+    env.update(LBADMIN_DATA_DIR=str(data_dir), LBADMIN_PORT=str(web_port),
+               REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", TMPDIR=str(tmp_path))
+    return data_dir, web_port, redis_port, env, tmp_path / "run.log"
+
+
+def printed_fingerprint(log: Path) -> str | None:
+    found = re.search(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", log.read_text())
+    return found and found.group(1)
+
+
+def serves_login_page(web_port: int, log: Path) -> bool:
+    try:
+        response = fetch_pinned(web_port, "/accounts/login/", printed_fingerprint(log) or "")
+        return response.status == 200 and b'name="password"' in response.read()
+    except (OSError, AssertionError):
+        return False
+
+
+def test_run_serves_the_app_and_ctrl_c_leaves_no_process_behind(tmp_path):
+    """scripts/run for real: venv, migrate, collectstatic, admin, certificate, then redis +
+    web (HTTPS) + worker + beat under supervisord; SIGINT (Ctrl-C) must end every one of them."""
+    data_dir, web_port, redis_port, env, log = run_command_environment(tmp_path)
     marker = f"LBADMIN_DATA_DIR={data_dir}"
-    log = tmp_path / "run.log"
     run = start_in_own_group([str(REPO / "scripts/run")], env, log)
     try:
         def fingerprint() -> str | None:
-            found = re.search(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", log.read_text())
-            return found and found.group(1)
+            return printed_fingerprint(log)
 
         def login_page_served() -> bool:
-            try:
-                response = fetch_pinned(web_port, "/accounts/login/", fingerprint() or "")
-                return response.status == 200 and b'name="password"' in response.read()
-            except (OSError, AssertionError):
-                return False
+            return serves_login_page(web_port, log)
 
         assert wait_until(fingerprint, timeout=300, interval=0.5), log.read_text()
         assert wait_until(login_page_served, timeout=120, interval=0.5), log.read_text()
@@ -368,26 +377,15 @@ def children_of(pid: int) -> dict[int, str]:
 def test_run_restarts_a_killed_worker_and_redis_while_the_web_keeps_serving(tmp_path):
     """scripts/run for real: SIGKILL the Celery worker, then Redis. supervisord starts a new
     one of each within seconds and logs it; the login page answers over HTTPS all along."""
-    data_dir = tmp_path / "data"
-    web_port, redis_port = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DJANGO_SECRET_KEY")}
-    env.update(LBADMIN_DATA_DIR=str(data_dir), LBADMIN_PORT=str(web_port),
-               REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", TMPDIR=str(tmp_path))
+    data_dir, web_port, redis_port, env, log = run_command_environment(tmp_path)
     marker = f"LBADMIN_DATA_DIR={data_dir}"
-    log = tmp_path / "run.log"
     run = start_in_own_group([str(REPO / "scripts/run")], env, log)
     try:
         def fingerprint() -> str | None:
-            found = re.search(r"SHA-256 fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", log.read_text())
-            return found and found.group(1)
+            return printed_fingerprint(log)
 
         def login_page_served() -> bool:
-            try:
-                response = fetch_pinned(web_port, "/accounts/login/", fingerprint() or "")
-                return response.status == 200 and b'name="password"' in response.read()
-            except (OSError, AssertionError):
-                return False
+            return serves_login_page(web_port, log)
 
         def program(words: str) -> int | None:
             """The pid of supervisord's child whose command line has these words."""

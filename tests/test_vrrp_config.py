@@ -2,6 +2,7 @@
 installed through the director scripts (here on this host, with a stand-in keepalived
 that checks like `keepalived -t` and records reloads), audited, and read back."""
 import os
+import signal
 import stat
 
 import pytest
@@ -36,7 +37,10 @@ def fake_keepalived(tmp_path, monkeypatch):
     yield bin_dir
     pid = tmp_path / "run" / "keepalived.pid"
     if pid.exists():
-        os.system(f"kill {pid.read_text().strip()} 2>/dev/null")
+        try:
+            os.kill(int(pid.read_text().strip()), signal.SIGTERM)
+        except (ValueError, ProcessLookupError):
+            pass  # never started, or gone already
 
 
 @pytest.fixture
