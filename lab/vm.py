@@ -29,6 +29,7 @@ from pathlib import Path
 import paramiko
 
 from lab import layout, topology
+from lab.services import free_port
 from lab.build import LabImage, ensure_built
 from lab.pair import DirectorPair
 
@@ -48,12 +49,6 @@ READY_MARKER = b"] ready"
 
 class LabBootError(RuntimeError):
     """The VM did not come up; the message ends with the console's last lines."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -134,11 +129,11 @@ class LabVM(DirectorPair):
         image = self.image
         began = time.monotonic()
         for attempt in range(3):
-            port = self.ssh_port or _free_port()
+            port = self.ssh_port or free_port()
             if not self.check_ports:
-                self.check_ports = {name: _free_port() for name in topology.CHECK_FORWARD_PORTS}
+                self.check_ports = {name: free_port() for name in topology.CHECK_FORWARD_PORTS}
             if not self.director_ports:
-                self.director_ports = {name: _free_port() for name in topology.PAIR_DIRECTORS}
+                self.director_ports = {name: free_port() for name in topology.PAIR_DIRECTORS}
             self._spawn(image, port)
             try:
                 self._wait_for_ssh(began)

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from virtualservers.ipvs import Destination, Service, ServiceKey, Table
 from virtualservers.ipvs.model import SCHEDULERS
+from lab.services import free_port  # noqa: F401  (tests import it from here)
 
 # ---------------------------------------------------------------------------
 # Hypothesis strategies
@@ -279,8 +280,3 @@ class SSHServer:
             self._sock.close()
 
 
-def free_port() -> int:
-    """A loopback port with nothing listening on it (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
