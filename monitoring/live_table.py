@@ -21,6 +21,7 @@ class LiveView:
     snapshot: dict | None
     history: list[dict]
     sync: str = ""  # "In sync", "drift" or "applying", from the rows (director_views)
+    error: str = ""  # why there is no reading at all (Redis unreachable)
 
     @property
     def sync_badge(self) -> str:
@@ -32,9 +33,14 @@ class LiveView:
 
 
 def read_live(director: Director) -> LiveView:
-    redis = get_redis()
-    raw = redis.get(SNAPSHOT_KEY.format(director.pk))
-    history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
+    """The latest snapshot; with Redis unreachable, none, and the reason in `error` (the page
+    says live data is unavailable rather than showing an old table or answering 500)."""
+    try:
+        redis = get_redis()
+        raw = redis.get(SNAPSHOT_KEY.format(director.pk))
+        history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
+    except Exception as exc:
+        return LiveView(director, None, [], error=f"live data unavailable: Redis unreachable ({exc})")
     history.reverse()
     return LiveView(director, json.loads(raw) if raw else None, history)
 

@@ -28,13 +28,18 @@ def apply_status() -> dict:
         # The newest run per director: ApplyRun is ordered newest first.
         for run in ApplyRun.objects.filter(pk__in=_latest_run_ids(directors)):
             latest[run.director_id] = run
-    pipe = get_redis().pipeline(transaction=False)
-    for director in directors:
-        pipe.exists(PENDING_KEY.format(director.pk))
-    pending = pipe.execute() if directors else []
+    problem = ""
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for director in directors:
+            pipe.exists(PENDING_KEY.format(director.pk))
+        pending = pipe.execute() if directors else []
+    except Exception as exc:  # the page renders from the database, and says what it cannot know
+        pending = [False] * len(directors)
+        problem = f"Redis unreachable ({exc}): queued applies cannot be seen, and new ones wait for the 30 s sweep"
     applies = [DirectorApply(d, latest.get(d.pk), bool(p)) for d, p in zip(directors, pending)]
     in_flight = any(a.pending or (a.run is not None and a.run.in_flight) for a in applies)
-    return {"applies": applies, "apply_in_flight": in_flight}
+    return {"applies": applies, "apply_in_flight": in_flight, "apply_problem": problem}
 
 
 def _latest_run_ids(directors: list[Director]):
