@@ -20,6 +20,10 @@ class IPAddressField(models.GenericIPAddressField):
         except ValueError:
             return value  # validation reports it
 
+    def from_db_value(self, value, expression, connection):
+        # PostgreSQL stores an inet and prints it its own way ("::ffff:0.0.0.0" again).
+        return self.get_prep_value(value) if value else value
+
     def to_python(self, value):
         # full_clean() writes this back onto the instance, so what is saved,
         # what the audit log snapshots and what is read back all agree.

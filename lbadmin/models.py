@@ -483,8 +483,9 @@ class AuditEntry(models.Model):
         raise PermissionError("The audit log is append-only.")
 
     def changes(self) -> list[tuple[str, object, object]]:
-        """Field-by-field difference: (field, before, after) for every field that differs."""
+        """Field-by-field difference: (field, before, after) for every field that differs,
+        by field name: PostgreSQL's jsonb keeps no key order, so none is relied upon."""
         before = self.before or {}
         after = self.after or {}
-        keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+        keys = sorted({*before.keys(), *after.keys()})
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]

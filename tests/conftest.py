@@ -4,6 +4,14 @@ import os
 
 import pytest
 
+# Every database test on SQLite and on PostgreSQL: hooks and fixtures live there.
+from tests.databases import (  # noqa: F401
+    database,
+    postgresql_test_database,
+    pytest_configure,
+    pytest_generate_tests,
+)
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

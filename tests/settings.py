@@ -8,3 +8,14 @@ shipped; tests/test_https.py checks the shipped settings themselves, with
 from lbadmin.settings import *  # noqa: F403
 
 SECURE_SSL_REDIRECT = False
+
+# The second database of every database test (tests/databases.py): a throwaway cluster
+# whose port is known only once it runs, filled in then.
+DATABASES["postgresql"] = {  # noqa: F405
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": "lbadmin",
+    "USER": "postgres",
+    "HOST": "127.0.0.1",
+    "PORT": "",
+    "CONN_MAX_AGE": 0,
+}

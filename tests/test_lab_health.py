@@ -14,7 +14,6 @@ server passes. A stopped real server's relay closes the connection unanswered.
 import time
 
 import pytest
-from django.db import connection
 
 from lbadmin.management.commands.lab import register_lab_director
 from lbadmin.models import AuditEntry
@@ -25,6 +24,7 @@ from monitoring.models import HealthEvent
 from lab import topology
 from lbadmin.redis_client import get_redis
 from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from tests.databases import database_url
 from tests.processes import celery_process, wait_for
 from virtualservers.models import ApplyRun, HealthCheck, RealServer, VirtualServer
 
@@ -101,8 +101,7 @@ def test_a_stopped_real_server_leaves_the_kernel_within_fall_intervals_and_retur
     forget_earlier_health_state()
     director = register_lab_director(vm)
     vs = add_checked_virtual_server(vm)
-    database = connection.settings_dict["NAME"]
-    env = {"DATABASE_URL": f"sqlite:///{database}"}
+    env = {"DATABASE_URL": database_url()}
     # prefork, as the Procfile runs it: with one solo process a reconcile queued by a
     # transition waits behind beat's poll_live (three SSH commands, 0.6-2.4 s on TCG).
     with celery_process("worker", redis_url, tmp_path, prefork=True, **env), \

@@ -4,13 +4,13 @@ its result, and the live table shows the kernel's counters."""
 import time
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from lbadmin.management.commands.lab import register_lab_director
 from lab import topology
 from monitoring.live_poller import poll_director
 from tests.lab_fixtures import clean_lab_vm, lab_vm  # noqa: F401  (fixtures)
+from tests.databases import database_url
 from tests.processes import celery_process, wait_for
 from tests.test_lab_engine import add_virtual_server
 from virtualservers.models import ApplyRun
@@ -23,8 +23,7 @@ VIP = topology.VIP_POOL_V4[2]
 def test_a_toggle_in_the_page_reaches_the_kernel_through_the_worker(clean_lab_vm, client_for, make_user, redis_url, tmp_path):
     director = register_lab_director(clean_lab_vm)
     admin = client_for(make_user("admin", username="ops"))
-    database = connection.settings_dict["NAME"]
-    with celery_process("worker", redis_url, tmp_path, DATABASE_URL=f"sqlite:///{database}"):
+    with celery_process("worker", redis_url, tmp_path, DATABASE_URL=database_url()):
         vs = add_virtual_server(admin, "web", VIP, 80, 0, forwarding="nat")
         wait_for(lambda: VIP in clean_lab_vm.ipvsadm_save() and clean_lab_vm.ipvsadm_save().count("-a ") == 2,
                  90, interval=1, what="the worker to converge the director")

@@ -104,7 +104,7 @@ def test_an_admin_lifts_a_lockout_on_the_users_page_and_it_is_audited(client, cl
     assert admin.post(reverse("lockout_lift"), {"ip_address": IP}).status_code == 302
     entry = AuditEntry.objects.filter(action="lift_lockout").get()
     assert entry.username == admin_user.username and entry.object_repr == IP
-    assert entry.changes() == [("ip_address", IP, None), ("failures", 5, None)]
+    assert entry.changes() == [("failures", 5, None), ("ip_address", IP, None)]
     assert "alice" not in str(entry.before) + entry.message
     assert login(client, "alice", GOOD).status_code == 302 and logged_in(client)
 
