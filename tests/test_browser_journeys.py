@@ -51,7 +51,7 @@ def build_and_operate_a_service(page, base_url: str) -> tuple[VirtualServer, Rea
     vs = VirtualServer.objects.get(name="web-80")
 
     for name, address in (("web1", "192.0.2.61"), ("web2", "192.0.2.62")):
-        page.click("nav.subtabs >> text=REAL SERVER")
+        page.click('nav.subtabs >> text="REAL SERVER"')
         page.click("a.button:text('ADD')")
         fill_form(page, {"name": name, "address": address, "weight": "2"})
         page.click("text=ACCEPT")
@@ -60,7 +60,7 @@ def build_and_operate_a_service(page, base_url: str) -> tuple[VirtualServer, Rea
     table = page.locator("#real-servers")
     assert "192.0.2.61" in table.inner_text() and "192.0.2.62" in table.inner_text()
 
-    page.click("nav.subtabs >> text=MONITORING SCRIPTS")
+    page.click('nav.subtabs >> text="MONITORING SCRIPTS"')
     fill_form(page, {"check_type": "http", "http_path": "/health", "http_status": "200", "interval": "5",
                      "timeout": "3", "rise": "2", "fall": "3"})
     page.click("form.edit button.primary")
@@ -252,7 +252,7 @@ def test_an_import_shows_its_preview_and_creates_nothing_until_confirmed(live_se
     make_user("admin", username="erin")
     login(page, live_server.url, "erin")
     page.click("nav.tabs >> text=CONFIGURATION")
-    page.click("#changes >> text=IMPORT")
+    page.click('#changes >> text="IMPORT"')
     page.wait_for_url("**/config/import/")
     fill_form(page, {"format": "keepalived"})
     page.set_input_files("[name=file]", str(CORPUS / "keepalived" / "http_and_tcp.conf"))
