@@ -29,6 +29,14 @@ def _newer_values(form, before: dict) -> list[tuple[str, object, object]]:
     for name, field in form.fields.items():
         if name not in before:
             continue
+        if isinstance(before[name], list):
+            # A many-to-many field: the snapshot holds the chosen objects' names, sorted;
+            # the post holds primary keys. Compare names, and show them, not "[]".
+            chosen = getattr(form, "cleaned_data", {}).get(name)
+            mine = sorted(str(o) for o in chosen) if chosen is not None else form.data.getlist(name)
+            if before[name] != mine:
+                rows.append((field.label or name, ", ".join(before[name]), ", ".join(mine)))
+            continue
         mine = form.data.getlist(name) if hasattr(form.data, "getlist") and len(form.data.getlist(name)) > 1 \
             else form.data.get(name, "")
         saved = before[name]

@@ -1,5 +1,5 @@
 """Playwright driving Debian's Chromium (its own browser download cannot
-work here). One browser per test session."""
+work here). One browser per test module; helpers to log in and fill forms."""
 import os
 import shutil
 
@@ -38,3 +38,21 @@ def page(browser):
     pg.set_default_timeout(15000)
     yield pg
     context.close()
+
+
+def fill_form(page, values: dict) -> None:
+    """Type each value into the field of that name (a <select> gets the option chosen)."""
+    for name, value in values.items():
+        locator = page.locator(f"[name={name}]")
+        if locator.evaluate("e => e.tagName") == "SELECT":
+            locator.select_option(value)
+        else:
+            locator.fill(value)
+
+
+def login(page, base_url: str, username: str, password: str = "correct-horse-battery") -> None:
+    """Log in through the login page, as a person would, and wait for the page after it."""
+    page.goto(base_url + "/accounts/login/")
+    fill_form(page, {"username": username, "password": password})
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)

@@ -5,19 +5,10 @@ import re
 import pytest
 
 from lbadmin.models import AuditEntry
-from tests.browser import browser, page  # noqa: F401  (fixtures)
+from tests.browser import browser, fill_form, page  # noqa: F401  (fixtures)
 from virtualservers.models import RealServer, VirtualServer
 
 pytestmark = pytest.mark.browser
-
-
-def fill_form(page, values: dict):
-    for name, value in values.items():
-        locator = page.locator(f"[name={name}]")
-        if locator.evaluate("e => e.tagName") == "SELECT":
-            locator.select_option(value)
-        else:
-            locator.fill(value)
 
 
 @pytest.mark.django_db(transaction=True)

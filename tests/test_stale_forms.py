@@ -37,6 +37,30 @@ def test_the_older_of_two_edits_is_refused_and_shows_the_newer_values(client_for
     assert VirtualServer.objects.get(pk=vs.pk).scheduler == "wlc"
 
 
+def newer_rows(page: str) -> dict[str, tuple[str, str]]:
+    table = re.search(r'id="newer-values">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+    return {label: (saved, mine) for label, saved, mine in
+            re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table)}
+
+
+@pytest.mark.django_db
+def test_the_newer_values_compare_the_directors_by_name_not_as_text(client_for, make_user):
+    alice, bob = client_for(make_user("admin", "alice")), client_for(make_user("admin", "bob"))
+    vs = factories.virtual_server()
+    lb1, lb2 = factories.director("lb1"), factories.director("lb2")
+    url = reverse("virtual_edit", args=[vs.pk])
+    bob_version = version_in(bob.get(url).content.decode())
+    alice.post(url, {**GOOD_VS, "port": "444", "_version": version_in(alice.get(url).content.decode())})
+    # Bob left the directors as they were (none): no row for them, only the port.
+    stale = bob.post(url, {**GOOD_VS, "_version": bob_version}).content.decode()
+    assert newer_rows(stale) == {"Application port": ("444", "443")}
+
+    alice.post(url, {**GOOD_VS, "port": "444", "directors": [str(lb1.pk)], "_version": version_in(stale)})
+    stale = bob.post(url, {**GOOD_VS, "port": "444", "directors": [str(lb2.pk), str(lb1.pk)],
+                           "_version": version_in(stale)}).content.decode()
+    assert newer_rows(stale) == {"Directors": ("lb1", "lb1, lb2")}
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("page", ["global_settings", "redundancy"])
 def test_the_settings_pages_carry_a_version_too(client_for, admin_user, page):
