@@ -18,12 +18,15 @@ STAND_IN = """#!/bin/sh
 conf=$2 pidfile=$4
 log="$(dirname "$0")/calls"
 echo "$*" >> "$log"
+# The child writes the pid file once its TERM trap is set, as keepalived writes it once
+# its handlers are in place: a SIGTERM sent before that would kill it unlogged.
 if grep -q stubborn "$conf"; then
-    nohup sh -c 'trap "" TERM; while :; do sleep 0.1; done' >/dev/null 2>&1 &
+    nohup sh -c 'trap "" TERM; echo $$ > "$1"; while :; do sleep 0.1; done' sh "$pidfile" >/dev/null 2>&1 &
 else
-    nohup sh -c 'trap "sleep 0.3; echo STOP >> $0; exit 0" TERM; while :; do sleep 0.1; done' "$log" >/dev/null 2>&1 &
+    nohup sh -c 'trap "sleep 0.3; echo STOP >> $0; exit 0" TERM; echo $$ > "$1"; while :; do sleep 0.1; done' \
+        "$log" "$pidfile" >/dev/null 2>&1 &
 fi
-echo $! > "$pidfile"
+while [ ! -s "$pidfile" ]; do sleep 0.02; done
 """
 
 
