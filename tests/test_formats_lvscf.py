@@ -341,3 +341,22 @@ def test_parse_of_render_gives_back_the_same_configuration(config):
     assert warnings == []
     assert parsed == config
     assert lvscf_report(config) == []
+
+
+def test_a_hostile_string_stays_one_value_and_cannot_add_a_directive():
+    # What a compromised form or a hand-edited backup could hold: line breaks, a closing
+    # brace, a quote and a whole second service, in every string lvs.cf carries.
+    hostile = '"\n}\nvirtual evil {\n address = 203.0.113.66 eth0:9\n active = 1\n}\n# "'
+    vs = VirtualServerConfig(name="web", address="192.0.2.80", port=80, real_servers=[
+        RealServerConfig(name="rs1", address="192.0.2.81")],
+        health_check=HealthCheckConfig(check_type="send_expect", send=hostile, expect=hostile))
+    config = Config(virtual_servers=[vs])
+    # Commands are refused on more than one line (validate.py); a quote and a brace remain.
+    config.cluster.active_cmd = config.cluster.inactive_cmd = '/bin/true "} virtual evil { # \\" x'
+    text = render_lvscf(config)
+    assert "evil" not in [line.split()[1] for line in text.splitlines() if line.startswith("virtual ")]
+    assert all(not line.lstrip().startswith("address = 203.0.113.66") for line in text.splitlines())
+    parsed, warnings = parse_lvscf(text)
+    assert [v.name for v in parsed.virtual_servers] == ["web"]
+    assert parsed.virtual_servers[0].health_check.send == hostile
+    assert parsed.cluster.active_cmd == config.cluster.active_cmd
