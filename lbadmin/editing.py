@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 
 from . import audit
 
-STALE = ("Nothing was saved: someone else saved this while you were editing. Their values are shown "
-         "next to the fields below; submit again to replace them with yours.")
+STALE = ("Nothing was saved: someone else saved this while you were editing. What is saved now is shown "
+         "beside your values below; submit again to replace it with yours.")
 
 
 def version_of(snapshot: dict | None, fields) -> str:
@@ -75,8 +75,7 @@ def edit_page(request, *, form_class, instance, template: str, context: dict | N
             # Optimistic locking: validate for the messages, save nothing, show theirs.
             form.is_valid()
             newer = _newer_values(form, before)
-            form.add_error(None, STALE)
-            messages.error(request, STALE)
+            form.add_error(None, STALE)  # shown once, above the form, not also as a message
         elif form.is_valid():
             obj = save_with_audit(form, before, object_type=object_type)
             if on_saved:
