@@ -1,4 +1,6 @@
-"""The tests' settings: the product's (lbadmin/settings.py), but for one thing.
+"""The tests' settings: the product's (lbadmin/settings.py), but for two things.
+
+A second database alias, `postgresql`, on which every database test runs again (below).
 
 Django's test client and live server speak plain HTTP where gunicorn speaks TLS, so they
 are not sent to https://. Everything else (Secure cookies, HSTS, ALLOWED_HOSTS) stays as
