@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "lbadmin.roles.role_context",
+                "lbadmin.redis_client.redis_context",
             ],
         },
     },
