@@ -64,8 +64,12 @@ def test_every_page_has_the_banner_while_redis_is_stopped_and_loses_it_once_back
         assert response.status_code == 200, name
         assert BANNER in page, name
         assert "Redis unreachable since" in page and "changes are saved and will be applied when it is back" in page
-    # The polled partials do not repeat it (they are inside a page that has it).
-    assert BANNER not in client.get(reverse("control_live"), HTTP_HX_REQUEST="true").content.decode()
+    # The polled partials do not repeat it (they are inside a page that has it), and say in
+    # place what they cannot show.
+    live = client.get(reverse("control_live"), HTTP_HX_REQUEST="true").content.decode()
+    assert BANNER not in live and "live data unavailable: Redis unreachable since" in live
+    applies = client.get(reverse("control_applies"), HTTP_HX_REQUEST="true").content.decode()
+    assert "queued applies cannot be seen; changes are saved and wait in the outbox" in applies
     own_redis.start()
     for name in PAGES:
         assert BANNER not in client.get(reverse(name)).content.decode(), name
