@@ -50,8 +50,7 @@ class LiveView:
             return ""
         read = datetime.datetime.fromtimestamp(self.snapshot["time"], tz=datetime.timezone.utc)
         return (f"live data stale since {timezone.localtime(read):%H:%M:%S}: no new reading for "
-                f"{self.age:.0f} s (the poller reads every {poll_interval():g} s); is beat and a worker running? "
-                "The table below is the last reading, not the kernel now.")
+                f"{self.age:.0f} s (the poller reads every {poll_interval():g} s: are beat and a worker running?)")
 
 
 def read_live(director: Director) -> LiveView:

@@ -57,8 +57,8 @@ def _pending(directors: list[Director]) -> tuple[list, str]:
             outage = redis_outage()
     if outage is None:
         return [], ""
-    return [False] * len(directors), (f"{outage.words} ({outage.reason}): queued applies cannot be seen; "
-                                      "changes are saved and wait in the outbox until it is back")
+    return [False] * len(directors), (f"{outage.words}: queued applies cannot be seen; changes are saved "
+                                      "and wait in the outbox until it is back")
 
 
 def _latest_run_ids(directors: list[Director]):
