@@ -87,7 +87,7 @@ def test_the_banner_keeps_the_time_of_the_first_failure(client_for, viewer, own_
 
 def test_a_hung_redis_costs_a_page_at_most_the_probe_timeout(own_redis, every_probe, monkeypatch):
     pauser = redis_lib.Redis.from_url(own_redis.url)
-    pauser.execute_command("CLIENT", "PAUSE", "3000", "ALL")  # the server stops answering for 3 s
+    pauser.execute_command("CLIENT", "PAUSE", "1500", "ALL")  # the server stops answering for 1.5 s
     started = time.perf_counter()
     outage = redis_client.redis_outage()
     took = time.perf_counter() - started
@@ -105,7 +105,6 @@ def test_a_hung_redis_costs_a_page_at_most_the_probe_timeout(own_redis, every_pr
     for t in threads:
         t.join()
     assert probes == [] and answers == [outage] * 20
-    pauser.execute_command("CLIENT", "UNPAUSE")
 
 
 def test_the_banner_is_for_logged_in_people_only(client, own_redis):
