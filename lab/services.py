@@ -78,8 +78,9 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def start_redis(binary: str | None = None, attempts: int = 3) -> tuple[str, Callable[[], None]]:
-    """Start a real Redis on a free loopback port; return (url, stop).
+def start_redis(binary: str | None = None, attempts: int = 3, port: int | None = None) -> tuple[str, Callable[[], None]]:
+    """Start a real Redis on a free loopback port (or on `port`, e.g. to start it again
+    where clients expect it after an outage); return (url, stop).
 
     stop() ends the server and removes its directory; calling it twice is harmless, and
     it also runs at interpreter exit in case a test run is interrupted.
@@ -88,8 +89,9 @@ def start_redis(binary: str | None = None, attempts: int = 3) -> tuple[str, Call
     workdir = Path(tempfile.mkdtemp(prefix="lbadmin-redis-"))
     log_path = workdir / "server.log"
     last_log = ""
+    wanted = port
     for _ in range(attempts):
-        port = free_port()
+        port = wanted or free_port()
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 [

@@ -46,12 +46,16 @@ def _newer_values(form, before: dict) -> list[tuple[str, object, object]]:
     return rows
 
 
-def save_with_audit(form, before: dict | None, *, object_type: str | None = None):
-    """Save a valid ModelForm and record create/update (nothing if unchanged)."""
+def save_with_audit(form, before: dict | None, *, object_type: str | None = None, on_saved=None):
+    """Save a valid ModelForm and record create/update (nothing if unchanged). on_saved(obj,
+    before) runs in the same transaction, so what it writes (the apply it asks for) is
+    committed with the change or not at all."""
     with transaction.atomic():
         obj = form.save()
         audit.record("create" if before is None else "update", obj, before=before,
                      after=audit.snapshot(obj), object_type=object_type)
+        if on_saved:
+            on_saved(obj, before)
     return obj
 
 
@@ -77,9 +81,7 @@ def edit_page(request, *, form_class, instance, template: str, context: dict | N
             newer = _newer_values(form, before)
             form.add_error(None, STALE)  # shown once, above the form, not also as a message
         elif form.is_valid():
-            obj = save_with_audit(form, before, object_type=object_type)
-            if on_saved:
-                on_saved(obj, before)
+            obj = save_with_audit(form, before, object_type=object_type, on_saved=on_saved)
             messages.success(request, f"Saved {obj}.")
             return redirect(success_url(obj) if callable(success_url) else (success_url or request.path))
         else:

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "lbadmin.roles.role_context",
+                "lbadmin.redis_client.redis_context",
             ],
         },
     },
@@ -197,6 +198,8 @@ LOGGING = {
 CELERY_BEAT_SCHEDULE.update({
     "live-table": {"task": "monitoring.tasks.poll_live", "schedule": 2.0},
     "reconcile-sweep": {"task": "virtualservers.tasks.sweep", "schedule": 30.0},
+    # What a Redis outage left in the reconcile outbox is sent within seconds of its return.
+    "reconcile-outbox": {"task": "virtualservers.tasks.drain", "schedule": 5.0},
 })
 
 CELERY_BEAT_SCHEDULE.update({

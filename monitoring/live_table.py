@@ -1,12 +1,16 @@
 """The live routing table, read side: the latest snapshot from Redis (written by
 monitoring.live_poller), joined with what was asked for (admin state, health) and marked
 where the two differ. Pages read only Redis and the database, never a director."""
+import datetime
 import json
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+from django.utils import timezone
+
 from lbadmin.models import Director
-from lbadmin.redis_client import get_redis
+from lbadmin.redis_client import get_redis, note_failure, redis_outage
 from virtualservers import ipvs
 from virtualservers.desired import desired_table, service_key
 from virtualservers.models import RealServer
@@ -14,35 +18,57 @@ from virtualservers.reconcile import PENDING_KEY
 
 from .live_poller import HISTORY_KEY, HISTORY_POINTS, SNAPSHOT_KEY
 
+# A reading older than this many poll intervals is not shown as the kernel's state now:
+# the poller (beat and a worker) stopped, or cannot reach Redis or the director.
+STALE_POLLS = 2
+
+
+def poll_interval() -> float:
+    return float(settings.CELERY_BEAT_SCHEDULE["live-table"]["schedule"])
+
 
 @dataclass
 class LiveView:
     director: Director
     snapshot: dict | None
     history: list[dict]
-    sync: str = ""  # "In sync", "drift" or "applying", from the rows (director_views)
+    sync: str = ""  # "In sync", "drift", "applying" or "stale", from the rows (director_views)
     error: str = ""  # why there is no reading at all (Redis unreachable)
 
     @property
     def sync_badge(self) -> str:
-        return {"In sync": "ok", "applying": "draining"}.get(self.sync, "drift")
+        return {"In sync": "ok", "applying": "draining", "stale": "unknown"}.get(self.sync, "drift")
 
     @property
     def age(self) -> float | None:
         return time.time() - self.snapshot["time"] if self.snapshot else None
 
+    @property
+    def stale(self) -> str:
+        """Empty while the reading is current; else what the panel says in its place."""
+        if not self.snapshot or self.age <= STALE_POLLS * poll_interval():
+            return ""
+        read = datetime.datetime.fromtimestamp(self.snapshot["time"], tz=datetime.timezone.utc)
+        return (f"live data stale since {timezone.localtime(read):%H:%M:%S}: no new reading for "
+                f"{self.age:.0f} s (the poller reads every {poll_interval():g} s: are beat and a worker running?)")
+
 
 def read_live(director: Director) -> LiveView:
     """The latest snapshot; with Redis unreachable, none, and the reason in `error` (the page
     says live data is unavailable rather than showing an old table or answering 500)."""
-    try:
-        redis = get_redis()
-        raw = redis.get(SNAPSHOT_KEY.format(director.pk))
-        history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
-    except Exception as exc:
-        return LiveView(director, None, [], error=f"live data unavailable: Redis unreachable ({exc})")
-    history.reverse()
-    return LiveView(director, json.loads(raw) if raw else None, history)
+    outage = redis_outage()
+    if outage is None:
+        try:
+            redis = get_redis()
+            raw = redis.get(SNAPSHOT_KEY.format(director.pk))
+            history = [json.loads(p) for p in redis.lrange(HISTORY_KEY.format(director.pk), 0, HISTORY_POINTS - 1)]
+        except Exception as exc:
+            note_failure(exc)
+            outage = redis_outage()
+        else:
+            history.reverse()
+            return LiveView(director, json.loads(raw) if raw else None, history)
+    return LiveView(director, None, [], error=f"live data unavailable: {outage.words} ({outage.reason})")
 
 
 def sparkline(history: list[dict], dest: str, width: int = 120, height: int = 24) -> str:
@@ -153,12 +179,15 @@ def sync_word(view: LiveView, rows: list[ServiceRow]) -> str:
     Empty when there is no reading (the template shows the director's own status)."""
     if not view.snapshot or not view.snapshot.get("ok"):
         return ""
+    if view.stale:  # an old reading says nothing about the kernel now
+        return "stale"
     differs = any(row.drift or any(d.drift for d in row.destinations) for row in rows)
     if not differs:
         return "In sync"
     try:
         pending = bool(get_redis().exists(PENDING_KEY.format(view.director.pk)))
-    except Exception:
+    except Exception as exc:
+        note_failure(exc)
         pending = False
     return "applying" if pending or view.director.apply_runs.filter(result="running").exists() else "drift"
 

@@ -1,8 +1,8 @@
-"""A health transition, written once: the RealServer row, its HealthEvent and an audit
-entry (actor "health checker", with the reason) in one transaction; on commit a
-reconcile is queued for every director that serves the virtual server, which then
-removes the server, sets weight 0 (quiesce) or brings in the sorry server
-(virtualservers.desired)."""
+"""A health transition, written once: the RealServer row, its HealthEvent, an audit entry
+(actor "health checker", with the reason) and the reconcile requests (the outbox) in one
+transaction; on commit a reconcile is queued for every director that serves the virtual
+server, which then removes the server, sets weight 0 (quiesce) or brings in the sorry
+server (virtualservers.desired)."""
 from __future__ import annotations
 
 import datetime
@@ -13,7 +13,7 @@ from django.db import transaction
 
 from lbadmin import audit
 from virtualservers.models import RealServer
-from virtualservers.tasks import queue_reconciles
+from virtualservers.tasks import request_reconciles
 
 from .models import HealthEvent
 
@@ -40,7 +40,6 @@ def write_transition(rs_id: int, new: str, reason: str, latency_ms: float | None
         audit.record("health", rs, before={"health": old}, after={"health": new}, actor=ACTOR,
                      object_repr=f"{rs.virtual_server.name}/{rs.name}", message=reason)
         if rs.virtual_server.active:
-            directors = list(rs.virtual_server.target_directors().values_list("pk", flat=True))
-            transaction.on_commit(lambda: queue_reconciles(directors, "health"))
+            request_reconciles(rs.virtual_server.target_directors().values_list("pk", flat=True), "health")
     log.info("real server %s: %s -> %s (%s)", rs, old, new, reason)
     return True

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from lbadmin.models import Director, RedundancyGroup, VrrpTransition
 from virtualservers.vrrp_config import vips_for
 
-from .live_table import LiveView
+from .live_table import STALE_POLLS, LiveView, poll_interval
 
-STALE_POLLS = 3
 MASTER = "MASTER"
-
-
-def poll_interval() -> float:
-    return float(settings.CELERY_BEAT_SCHEDULE["live-table"]["schedule"])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from virtualservers.formats.config import (
     RealServerConfig,
     VirtualServerConfig,
 )
-from virtualservers.models import HealthCheck, RealServer, VirtualServer
+from virtualservers.models import HealthCheck, RealServer, ReconcileRequest, VirtualServer
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +131,7 @@ def test_a_dry_run_reports_the_changes_and_changes_nothing(django_capture_on_com
 
 
 def test_an_apply_is_one_audit_entry_and_queues_a_reconcile_on_commit(django_capture_on_commit_callbacks):
+    director = factories.director()
     with django_capture_on_commit_callbacks() as callbacks:
         configio.write_config(Config(virtual_servers=[vs("a"), vs("b", port=81)]), include_settings=False,
                               action="import", source="site.cf", actor="tester")
@@ -140,6 +141,8 @@ def test_an_apply_is_one_audit_entry_and_queues_a_reconcile_on_commit(django_cap
     assert entry.before == {}
     assert {key.split(".")[0] for key in entry.after} == {"vs a", "vs b"}
     assert entry.after["vs b.port"] == 81 and entry.after["vs a.check.check_type"] == "tcp"
+    # The reconcile request is in the outbox, committed with the change; sent on commit.
+    assert list(ReconcileRequest.objects.values_list("director_id", "trigger")) == [(director.pk, "configuration import")]
     assert len(callbacks) == 1
 
 

@@ -51,6 +51,7 @@ def test_an_lvscf_upload_shows_a_preview_and_changes_nothing(admin):
 
 
 def test_confirming_the_preview_applies_it_as_one_audited_change(admin, django_capture_on_commit_callbacks):
+    factories.director()  # a director to apply it to: its reconcile is sent on commit
     preview = admin.post(reverse("config_import"), {"format": "lvscf", "file": upload(CORPUS / "lvscf" / "tunnel.cf")})
     with django_capture_on_commit_callbacks() as callbacks:
         response = admin.post(reverse("config_import_confirm"), {"token": token_of(preview)})

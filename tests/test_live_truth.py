@@ -1,13 +1,18 @@
 """The live table tells the truth: a real server its health check took out of the kernel
 stays in the table, marked; the director's badge says "In sync" only when the kernel
-holds exactly the desired table."""
+holds exactly the desired table; a reading older than two poll intervals is shown as
+stale, with its time, never as the kernel now."""
 import json
+import re
+import time
 
 import pytest
+from django.urls import reverse
 
 from lbadmin.redis_client import get_redis
 from monitoring.live_poller import SNAPSHOT_KEY, drifted
-from monitoring.live_table import director_views
+from monitoring.live_table import STALE_POLLS, director_views, poll_interval
+from monitoring.vrrp_table import member_state
 from tests import factories
 from tests.test_list_queries import snapshot_of
 from virtualservers import ipvs
@@ -54,3 +59,40 @@ def test_drift_is_a_kernel_that_differs_from_the_last_verified_table(served):
     served.applied_table = ipvs.render(table)
     assert not drifted(served, ipvs.render(table))
     assert drifted(served, "")
+
+
+# --- a reading that is not current says so, in place ------------------------------------
+
+def put_aged(director, table, age: float) -> None:
+    snapshot = snapshot_of(table)
+    snapshot["time"] = time.time() - age
+    get_redis().set(SNAPSHOT_KEY.format(director.pk), json.dumps(snapshot))
+
+
+def live_partial(client) -> str:
+    return client.get(reverse("control_live"), {"interval": "2"}, HTTP_HX_REQUEST="true").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_reading_older_than_two_poll_intervals_is_shown_stale_with_its_time(served, client_for, viewer):
+    put_aged(served, desired_table(served), age=2 * poll_interval() + 3)
+    page = live_partial(client_for(viewer))
+    read_at = re.search(r"live data stale since (\d\d:\d\d:\d\d): no new reading for (\d+) s", page)
+    assert read_at and int(read_at.group(2)) >= 2 * poll_interval() + 3
+    assert '<div class="director-live stale">' in page
+    assert "In sync" not in page and '<span class="badge unknown">stale</span>' in page
+    assert "up1" in page  # still shown, greyed, as the last reading
+
+
+@pytest.mark.django_db
+def test_a_current_reading_is_not_marked(served, client_for, viewer):
+    put_aged(served, desired_table(served), age=poll_interval() / 2)
+    page = live_partial(client_for(viewer))
+    assert "stale" not in page and "In sync" in page
+
+
+@pytest.mark.django_db
+def test_the_vrrp_panel_and_the_table_agree_on_when_a_reading_is_stale(served):
+    put_aged(served, desired_table(served), age=2 * poll_interval() + 1)
+    view, _ = director_views([served])[0]
+    assert view.stale and member_state(view, "", STALE_POLLS * poll_interval()).state.startswith("stale")

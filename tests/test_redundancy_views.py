@@ -57,9 +57,11 @@ def test_the_page_shows_the_apply_button_to_an_operator_only(client_for, viewer,
 
 
 @pytest.mark.django_db
-def test_apply_queues_a_reconcile_of_each_director_and_is_audited(client_for, operator, pair):
+def test_apply_queues_a_reconcile_of_each_director_and_is_audited(client_for, operator, pair,
+                                                                   django_capture_on_commit_callbacks):
     group, primary, backup = pair
-    response = client_for(operator).post(reverse("redundancy_group_apply", args=[group.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # queued once committed (the outbox)
+        response = client_for(operator).post(reverse("redundancy_group_apply", args=[group.pk]))
     assert response.status_code == 302
     redis = get_redis()
     assert redis.get(PENDING_KEY.format(primary.pk)) is not None

@@ -364,3 +364,26 @@ class ApplyRun(models.Model):
         if self.result in (self.Result.OK, self.Result.NOOP):
             return "ok"
         return "error" if self.result == self.Result.ERROR else "draining"
+
+
+class ReconcileRequest(models.Model):
+    """An outbox row: a change asks for a reconcile of a director by writing this row in
+    its own transaction, so the request is committed with the change or not at all.
+    virtualservers.tasks.drain_outbox sends the rows to Celery (one reconcile per director,
+    however many rows) and deletes them; rows left by a Redis outage wait here, shown as
+    "waiting for Redis", until the next drain after Redis is back."""
+
+    director = models.ForeignKey(Director, on_delete=models.CASCADE, related_name="reconcile_requests")
+    trigger = models.CharField(max_length=32)
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # A drainer claims rows with one conditional UPDATE before sending them; a claim older
+    # than outbox.CLAIM_SECONDS belongs to a drainer that died and may be taken again.
+    claimed_by = models.CharField(max_length=32, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.director_id} {self.trigger}"

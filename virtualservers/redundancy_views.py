@@ -17,7 +17,7 @@ from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 
 from .failover_rehearsal import RehearsalRefused
 from .redundancy import DEFAULTS, group_rows, rehearsals_of
-from .tasks import configuration_changed, queue_rehearsal, queue_reconcile
+from .tasks import configuration_changed, queue_rehearsal, request_reconciles
 
 HTMX_STOP_POLLING = 286
 
@@ -68,13 +68,8 @@ def group_apply(request: HttpRequest, pk: int) -> HttpResponse:
     names = ", ".join(name for _, name in members) or "no enabled director"
     with transaction.atomic():
         audit.record("apply", group, object_type="RedundancyGroup", message=f"reconcile queued for {names}")
-    try:
-        for director_id, _ in members:
-            queue_reconcile(director_id, f"apply group {group.name}", getattr(request, "request_id", ""))
-    except Exception as exc:  # Redis down: say so; the periodic sweep catches up once it is back
-        messages.error(request, f"Could not queue the reconcile ({exc.__class__.__name__}: {exc}); "
-                                "the 30 s sweep will install it once Redis is back.")
-    else:
+        request_reconciles([director_id for director_id, _ in members], f"apply group {group.name}")
+    if not getattr(request, "apply_deferred", False):  # else the outbox said when it will be
         messages.success(request, f"Reconcile queued for {names}.")
     return redirect("redundancy_groups")
 

@@ -4,19 +4,26 @@ Thin: the work is in reconcile.py. Queueing lives here, beside the task it sends
 views, the health checker and the live poller ask for a reconcile through one door:
 coalesced per director (at most one pending, one running; the pending mark is a Redis
 key that reconcile_director clears when it starts reading).
+
+A change asks through the outbox (request_reconciles): a row written in the change's own
+transaction, sent once it commits, or, while Redis is down, by the drain that beat sends
+every few seconds and a worker runs when it starts. So a change committed is a change
+applied, whatever Redis was doing at the time.
 """
 import logging
 from collections.abc import Iterable
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.contrib import messages
 from django.db import transaction
 from django.utils import timezone
 
 from lbadmin.middleware import current_request
 from lbadmin.models import Director, FailoverRehearsal, RedundancyGroup
-from lbadmin.redis_client import get_redis
+from lbadmin.redis_client import get_redis, note_failure, redis_outage
 
-from . import failover_rehearsal, ipvs
+from . import failover_rehearsal, ipvs, outbox
 from .reconcile import LOCK_TIMEOUT, PENDING_KEY, reconcile_director
 
 log = logging.getLogger(__name__)
@@ -28,9 +35,20 @@ TRANSIENT = (ipvs.SSHRefused, ipvs.CommandTimeout)
 
 def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> bool:
     """Queue a reconcile unless one is already pending for this director."""
-    if not get_redis().set(PENDING_KEY.format(director_id), trigger, nx=True, ex=LOCK_TIMEOUT):
+    redis = get_redis()
+    key = PENDING_KEY.format(director_id)
+    if not redis.set(key, trigger, nx=True, ex=LOCK_TIMEOUT):
         return False
-    reconcile.delay(director_id, trigger, request_id)
+    try:
+        reconcile.delay(director_id, trigger, request_id)
+    except Exception:
+        # A pending mark with no message behind it would turn away every later request
+        # for LOCK_TIMEOUT: take it back (if Redis still answers) before saying no.
+        try:
+            redis.delete(key)
+        except Exception:
+            pass
+        raise
     return True
 
 
@@ -49,15 +67,58 @@ def _request_id() -> str:
     return getattr(request, "request_id", "") if request is not None else ""
 
 
-def queue_reconcile_all(reason: str) -> None:
-    request_id = _request_id()
-    for director_id in Director.objects.filter(enabled=True).values_list("pk", flat=True):
-        queue_reconcile(director_id, reason, request_id)
+APPLY_DEFERRED = "Saved and audited; it will be applied when Redis is back"
+
+
+def request_reconciles(director_ids: Iterable[int], trigger: str) -> None:
+    """A change asks for reconciles: outbox rows in the caller's transaction, sent once it
+    commits. Call it inside the change's transaction.atomic()."""
+    director_ids = list(director_ids)
+    if not director_ids:
+        return
+    outbox.record(director_ids, trigger, _request_id())
+    transaction.on_commit(_drain_after_commit)
 
 
 def configuration_changed(reason: str) -> None:
-    """The desired state changed: reconcile every director once the transaction commits."""
-    transaction.on_commit(lambda: queue_reconcile_all(reason))
+    """The desired state changed: reconcile every enabled director (through the outbox)."""
+    request_reconciles(Director.objects.filter(enabled=True).values_list("pk", flat=True), reason)
+
+
+def _drain_after_commit() -> None:
+    """Best effort: the change is committed whatever happens here. With Redis down the
+    rows wait for the periodic drain, and the person who made the change is told so."""
+    outage = redis_outage()
+    if outage is None:
+        try:
+            drain_outbox()
+            return
+        except Exception as exc:
+            log.warning("reconcile requests left in the outbox: %s", exc)
+    request = current_request.get()
+    if request is not None and not getattr(request, "apply_deferred", False):
+        request.apply_deferred = True  # once per request, however many changes it made
+        why = redis_outage()
+        messages.warning(request, f"{APPLY_DEFERRED} ({why.words})." if why else f"{APPLY_DEFERRED}.")
+
+
+def drain_outbox() -> int:
+    """Send the waiting reconcile requests, one reconcile per director; returns how many
+    rows were sent. Raises when Redis (or the broker) refuses: the rows not sent stay."""
+    claimed = outbox.claim()
+    if not claimed.rows:
+        return 0
+    done = 0
+    try:
+        for director_id, rows in claimed.by_director().items():
+            queue_reconcile(director_id, outbox.coalesced_trigger(rows), rows[-1].request_id)
+            outbox.sent(claimed, director_id)
+            done += len(rows)
+    except Exception as exc:
+        outbox.release(claimed)
+        note_failure(exc)
+        raise
+    return done
 
 
 @shared_task(bind=True, ignore_result=True, autoretry_for=TRANSIENT, retry_backoff=2, retry_backoff_max=60,
@@ -67,6 +128,21 @@ def reconcile(self, director_id: int, trigger: str = "change", request_id: str =
         return
     reconcile_director(director_id, trigger=trigger if not self.request.retries else f"retry {self.request.retries}",
                        request_id=request_id)
+
+
+@shared_task(ignore_result=True, expires=5)
+def drain() -> None:
+    """Beat, every few seconds, and a worker as it starts: send what a Redis outage left in
+    the outbox (a failure is logged; the next drain tries again)."""
+    try:
+        drain_outbox()
+    except Exception as exc:
+        log.warning("reconcile outbox not drained: %s", exc)
+
+
+@worker_ready.connect(dispatch_uid="lbadmin-drain-outbox-at-start")
+def _drain_at_worker_start(sender=None, **kwargs) -> None:
+    drain.delay()
 
 
 @shared_task(ignore_result=True, expires=25)

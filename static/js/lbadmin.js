@@ -29,3 +29,36 @@ document.addEventListener("submit", function (event) {
   var form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
+
+// Live panels (an element with data-live that polls) whose request fails say so in place,
+// with the time they went stale, and are greyed (class "stale"), rather than showing their
+// last good state as current. The next good answer replaces the whole panel, note and all.
+(function () {
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function clock(d) { return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds()); }
+  function markStale(event, reason) {
+    var panel = event.target.closest ? event.target.closest("[data-live]") : null;
+    if (!panel) return;
+    if (!panel.dataset.staleSince) panel.dataset.staleSince = clock(new Date());
+    panel.classList.add("stale");
+    var note = panel.querySelector(":scope > .stale-note[data-client]");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "stale-note";
+      note.dataset.client = "1";
+      note.setAttribute("role", "status");
+      panel.insertBefore(note, panel.firstChild);
+    }
+    note.textContent = "live data stale since " + panel.dataset.staleSince + ": " + reason + "; still trying";
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    markStale(event, "lbadmin answered HTTP " + status);
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    markStale(event, "no answer from lbadmin (its web server or the network is down)");
+  });
+  document.addEventListener("htmx:timeout", function (event) {
+    markStale(event, "lbadmin did not answer in time");
+  });
+})();
