@@ -307,7 +307,7 @@ def populate(args, stack: Stack, vm=None) -> Setup:
 
         log = "/run/lbadmin-bench-ipvsadm.log"
         wrapper = "/usr/local/sbin/ipvsadm-counted"
-        vm.check(["sh", "-c", f"cat > {wrapper} && chmod 755 {wrapper} && : > {log}"],
+        vm.check(["sh", "-c", f"mkdir -p /usr/local/sbin && cat > {wrapper} && chmod 755 {wrapper} && : > {log}"],
                  input=COUNTING_WRAPPER.format(log=log, ipvsadm="/sbin/ipvsadm"))
         register_lab_director(vm, "lab")
         wrapper_log = lambda: vm.check(["cat", log]).splitlines()  # noqa: E731
