@@ -41,8 +41,8 @@ def test_the_report_ends_with_the_total_and_the_errors_with_their_reason():
 
 
 def test_it_counts_ipvsadm_runs_by_kind():
-    runs = ["-L -n --exact", "-L -n --exact --stats", "-S -n", "-R", "--version"]
-    assert bench_load.count_reads(runs) == {"poll": 2, "save": 1, "restore": 1, "other": 1}
+    runs = ["-L -n --exact", "-L -n --exact --stats", "-L -n --exact --rate", "-S -n", "-R", "--version"]
+    assert bench_load.count_reads(runs) == {"list": 3, "save": 1, "restore": 1, "other": 1, "polls done": 1}
 
 
 def test_it_submits_the_edit_form_not_the_logout_form():
