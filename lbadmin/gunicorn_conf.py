@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from lbadmin.tls import RedirectPlainHttp, describe, ensure_certificate, tls_enabled
 
 port = os.environ.get("LBADMIN_PORT", "3636")
+# Live panels poll every 2 s over one kept-alive TLS connection. gunicorn's default of 2 s
+# closed it just as the next poll went out ("server disconnected", 5 of 1,684 requests in
+# bench/bench_load.py); 10 s keeps it across polls and saves a handshake per poll.
+keepalive = 10
 try:
     if tls_enabled():
         _certificate = ensure_certificate()

@@ -275,3 +275,16 @@ def test_with_tls_off_gunicorn_serves_plain_http_on_loopback_only(tmp_path):
     result = python(env, "-c", "import lbadmin.gunicorn_conf as c; print(c.bind, hasattr(c, 'certfile'))")
 
     assert result.stdout.split("\n")[-2] == "['127.0.0.1:3999'] False", result.stdout + result.stderr
+
+
+def test_a_connection_is_kept_open_across_a_live_panels_poll_interval(tls_web):
+    # htmx polls every 2 s; a server closing idle connections at 2 s drops some polls.
+    connection = http.client.HTTPSConnection("127.0.0.1", tls_web["port"], context=unverified(), timeout=10)
+    connection.request("GET", "/accounts/login/")
+    first = connection.getresponse()
+    first.read()
+    socket_before = connection.sock
+    time.sleep(3)
+    connection.request("GET", "/accounts/login/")
+    second = connection.getresponse()
+    assert second.status == 200 and connection.sock is socket_before
