@@ -70,3 +70,21 @@ def test_a_run_cut_off_by_a_dead_worker_is_closed_as_interrupted_by_the_next(mon
         reconcile_director(director.pk, "sweep")
     stale.refresh_from_db()
     assert stale.result == ApplyRun.Result.ERROR and stale.error.startswith("interrupted:")
+
+
+@pytest.mark.django_db
+def test_a_refused_apply_is_recorded_once_without_a_worker_traceback(caplog, redis_url):
+    import logging
+
+    from virtualservers.tasks import reconcile
+
+    # This host's kernel has no IPVS: a local director's ipvsadm fails, as on a director
+    # whose ip_vs module is missing. Not transient, so no retry either.
+    director = factories.director(name="no-ipvs")
+    with caplog.at_level(logging.INFO):
+        result = reconcile.apply(args=[director.pk, "test"])
+    assert result.successful(), result.traceback
+    run = ApplyRun.objects.get(director=director)
+    assert run.result == ApplyRun.Result.ERROR and run.error
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert sum(f"on {director}" in r.getMessage() for r in caplog.records) == 1  # the one apply line
