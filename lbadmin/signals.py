@@ -1,7 +1,8 @@
 """Logins and logouts go to the audit log. Failed logins are audited by the login
-throttle (lbadmin/login_throttle.py): once per burst, not once per attempt."""
+throttle (lbadmin/login_throttle.py): once per burst, not once per attempt. And the
+signal that tells the apps above the core that applied settings changed."""
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from . import audit
 
@@ -15,3 +16,10 @@ def audit_login(sender, request, user, **kwargs):
 def audit_logout(sender, request, user, **kwargs):
     if user is not None:
         audit.record("logout", user, request=request, user=user, object_type="User")
+
+
+# Sent inside the saving transaction when a page of this app saved something the directors
+# apply (a director, the global or redundancy settings). The core cannot queue reconciles
+# (that is virtualservers', above it); virtualservers listens and writes its outbox rows.
+# sender: the model class; instance: what was saved.
+applied_settings_saved = Signal()

@@ -23,6 +23,11 @@ from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, Redundan
                     UserCreateForm, UserEditForm)
 from .models import AuditEntry, ClusterSettings, Director, RedundancySettings, SingletonModel
 from .roles import ADMIN, VIEWER, check_role, role_of, role_required, set_role
+from .signals import applied_settings_saved
+
+
+def _announce(saved, before) -> None:
+    applied_settings_saved.send(sender=type(saved), instance=saved)
 
 
 def _settings_page(request: HttpRequest, model: type[SingletonModel], form_class: type[ModelForm],
@@ -31,7 +36,7 @@ def _settings_page(request: HttpRequest, model: type[SingletonModel], form_class
     if request.method == "POST":
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=form_class, instance=instance, template=template,
-                     object_type=object_type, success_url=request.path)
+                     object_type=object_type, success_url=request.path, on_saved=_announce)
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,7 +65,7 @@ def director_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk) if pk else Director()
     runs = director.apply_runs.all()[:20] if pk else []
     return edit_page(request, form_class=DirectorForm, instance=director, template="lbadmin/director_form.html",
-                     context={"runs": runs}, success_url=reverse("director_list"))
+                     context={"runs": runs}, success_url=reverse("director_list"), on_saved=_announce)
 
 
 @require_POST
@@ -240,5 +245,6 @@ def director_pin_key(request: HttpRequest, pk: int) -> HttpResponse:
         director.save(update_fields=["host_key"])
         audit.record("pin_host_key", director, before=before, after=audit.snapshot(director),
                      message=f"pinned {director.host_key_fingerprint}")
+        _announce(director, before)
     messages.success(request, f"Pinned host key {director.host_key_fingerprint} for {director}.")
     return redirect("director_edit", pk=pk)

@@ -50,3 +50,24 @@ def test_the_list_shows_group_priority_and_vrrp_state(client_for, viewer):
     page = client_for(viewer).get(reverse("director_list")).content.decode()
     assert "<td>edge</td>" in page and "<td>150</td>" in page
     assert '<span class="badge vrrp-master">MASTER</span>' in page and "since 2026-12-01" in page
+
+
+@pytest.mark.django_db
+def test_saving_a_director_or_the_settings_asks_for_reconciles_in_the_same_transaction(client_for, admin_user):
+    from virtualservers.models import ReconcileRequest
+
+    client = client_for(admin_user)
+    lb1, lb2 = factories.director("lb1"), factories.director("lb2")
+    factories.director("off", enabled=False)
+    data = {"name": "lb1", "address": "127.0.0.1", "transport": "local", "ssh_port": "22", "ssh_user": "root",
+            "drift_policy": "report", "enabled": "on", "priority": "100", "keepalived_conf": "/etc/keepalived/keepalived.conf",
+            "keepalived_pidfile": "/run/keepalived.pid", "state_dir": "/var/lib/lbadmin"}
+    assert client.post(reverse("director_edit", args=[lb1.pk]), data).status_code == 302
+    assert list(ReconcileRequest.objects.values_list("director_id", "trigger")) == [(lb1.pk, "director saved")]
+
+    ReconcileRequest.objects.all().delete()
+    form = client.get(reverse("global_settings")).context["form"]
+    settings = {k: v for k, v in form.initial.items() if v is not None and v is not False}
+    assert client.post(reverse("global_settings"), {**settings, "tcp_timeout": "900"}).status_code == 302
+    assert sorted(ReconcileRequest.objects.values_list("director_id", "trigger")) == sorted(
+        [(lb1.pk, "global settings saved"), (lb2.pk, "global settings saved")])
