@@ -263,10 +263,13 @@ def test_it_reads_http_and_tcp_and_reports_what_it_leaves_out_line_by_line():
     config, report = parse_keepalived((CORPUS / name).read_text(), path=name)
     assert report == [
         f"{name}:3: global_defs not imported",
-        f"{name}:10: include /etc/keepalived/conf.d/*.conf not imported (included files are not read)",
+        f"{name}:10: include /etc/keepalived/conf.d/*.conf not read: one uploaded file cannot bring the files "
+        "it includes (manage.py import_keepalived PATH reads them)",
         f"{name}:12: vrrp_instance not imported",
-        f"{name}:30: quorum not imported",
-        f"{name}:38: digest not imported",
+        f"{name}:30: quorum 1 not imported (lbadmin has no quorum: the sorry server takes over when every "
+        "real server is down)",
+        f"{name}:38: digest not imported (lbadmin does not compare an MD5 of the page: it checks the status "
+        "code, and a regex when there is one)",
     ]
     web, smtp = config.virtual_servers
     assert (web.name, web.address, web.port, web.scheduler, web.forwarding) == ("192.0.2.80-80", "192.0.2.80", 80, "wlc", "direct")
@@ -287,7 +290,10 @@ def test_it_reads_ssl_misc_dns_ping_fwmark_and_ipv6():
     config, report = parse_keepalived((CORPUS / name).read_text(), path=name)
     assert report == [
         f"{name}:61: virtual_server fwmark 7 has no address; set to 0.0.0.0, set the VIP after import",
-        f"{name}:82: SMTP_CHECK not imported",
+        f"{name}:78: 2 checkers on this real server (keepalived needs all of them up); lbadmin has one check "
+        "per virtual server: SMTP_CHECK (line 82) imported, not TCP_CHECK (line 79)",
+        f"{name}:82: SMTP_CHECK imported as a send/expect check that waits for the server's 220 greeting "
+        "(lbadmin sends no HELO)",
     ]
     owa, app, dns, mark, v6 = config.virtual_servers
     assert (owa.scheduler, owa.forwarding, owa.quiesce_server) == ("sh", "tunnel", True)
@@ -301,7 +307,7 @@ def test_it_reads_ssl_misc_dns_ping_fwmark_and_ipv6():
     assert (dns.health_check.dns_type, dns.health_check.dns_name, dns.health_check.fall) == ("A", "www.example.com", 4)
     assert (mark.name, mark.fwmark, mark.address, mark.persistent, mark.health_check.check_type) == ("fwmark-7", 7, "0.0.0.0", 600, "icmp")
     assert (v6.address, v6.real_servers[0].address, v6.real_servers[0].name) == ("2001:db8::80", "2001:db8::81", "2001_db8__81")
-    assert v6.health_check.check_type == "tcp"
+    assert (v6.health_check.check_type, v6.health_check.send, v6.health_check.expect) == ("send_expect", "", "220")
 
 
 def test_it_reads_its_own_rendering_of_the_lvscf_corpus():
@@ -331,10 +337,10 @@ def test_it_reads_a_brace_on_its_own_line_and_comments_with_bang_or_hash():
     assert (vs.scheduler, vs.real_servers[0].weight) == ("rr", 4)
 
 
-def test_it_skips_a_virtual_server_group_and_reports_it():
-    config, report = parse_keepalived("virtual_server group G1 {\n  lb_algo rr\n}\n")
-    assert config.virtual_servers == []
-    assert report == ["keepalived.conf:1: virtual_server not imported (virtual_server group)"]
+def test_it_refuses_a_virtual_server_group_that_is_not_defined():
+    with pytest.raises(KeepalivedError) as caught:
+        parse_keepalived("virtual_server group G1 {\n  lb_algo rr\n}\n")
+    assert str(caught.value) == "keepalived.conf:1: virtual_server group G1: no virtual_server_group G1 in this file"
 
 
 @pytest.mark.parametrize("path", BROKEN, ids=lambda p: p.name)
