@@ -120,7 +120,7 @@ class _Lexer:
         self.findings = findings
         self.order = 0
         self.files = 0
-        self.unread: list[_Token] = []  # include lines not read (no loader)
+        self.unread: list[tuple[_Token, str]] = []  # include lines that brought nothing, and why
 
     def warn(self, path: str, line: int, order: int, message: str) -> None:
         self.findings.append((order, f"{path}:{line}: {message}"))
@@ -192,7 +192,7 @@ class _Lexer:
             raise KeepalivedError(path, line, "include: give one file name or pattern")
         pattern = tokens[1].text
         if self.loader is None:
-            self.unread.append(head)
+            self.unread.append((head, f"include {pattern} {_UNREAD_INCLUDE}"))
             self.warn(path, line, head.order, f"include {pattern} {_UNREAD_INCLUDE}")
             return
         if len(chain) > MAX_INCLUDE_DEPTH:
@@ -202,6 +202,7 @@ class _Lexer:
         except IncludeError as exc:
             raise KeepalivedError(path, line, f"include {pattern}: {exc}") from None
         if not files:
+            self.unread.append((head, f"include {pattern} matches no file"))
             self.warn(path, line, head.order, f"include {pattern}: no file matches; nothing included")
         for included, text in files:
             if included in chain:
@@ -529,10 +530,12 @@ class _Reader:
         try:
             if "." in end_text or ":" in end_text:
                 end = ipaddress.ip_address(end_text)
-            elif start.version == 4:
-                end = ipaddress.ip_address((int(start) & ~0xFF) | int(end_text, 10))
             else:
-                end = ipaddress.ip_address((int(start) & ~0xFFFF) | int(end_text, 16))
+                # keepalived: the last byte of an IPv4 address (decimal), the last group of an IPv6 one (hex)
+                last, top = (int(end_text, 10), 0xFF) if start.version == 4 else (int(end_text, 16), 0xFFFF)
+                if not 0 <= last <= top:
+                    raise ValueError(text)
+                end = ipaddress.ip_address((int(start) & ~top) | last)
         except ValueError:
             self.fail(entry, f"{text}: not an address range such as 192.0.2.10-20")
         if end.version != start.version or int(end) < int(start):
@@ -907,9 +910,9 @@ def parse_keepalived(text: str, path: str = "keepalived.conf", *, loader: Loader
     tree = parse_tree(text, path, findings, lexer=lexer)
     config = _Reader(findings, program_dir).read(tree)
     if lexer.unread and not config.virtual_servers:
-        first = lexer.unread[0]
-        raise KeepalivedError(first.path, first.line, f"no virtual_server in this file, and its include "
-                                                       f"{_UNREAD_INCLUDE}")
+        # What was imported would be nothing, silently: the services are in the missing files.
+        first, why = lexer.unread[0]
+        raise KeepalivedError(first.path, first.line, f"no virtual_server to import, and {why}")
     unique = dict.fromkeys(text for _, text in sorted(findings, key=lambda item: item[0]))
     return config, list(unique)
 
