@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -390,7 +391,7 @@ def disk(pattern: str, including: str) -> list[tuple[str, str]]:
     if pattern.startswith("/"):
         return []  # the corpus names /etc/keepalived/... as real files do: not on a test machine
     base = Path(including).parent
-    return [(str(p), p.read_text()) for p in sorted(base.glob(pattern)) if p.is_file()]
+    return [(os.path.normpath(p), p.read_text()) for p in sorted(base.glob(pattern)) if p.is_file()]
 
 
 def read(name: str, **kwargs):
