@@ -2,10 +2,16 @@
 
 render_keepalived() writes one virtual_server block per active virtual server, with
 a real_server block and checker per enabled real server. parse_keepalived() reads the
-same subset back. Everything else in a keepalived.conf (global_defs, vrrp_*, include,
-checkers we have no equivalent for, options such as quorum) is reported line by line
-in the returned report: never silently dropped, never fatal. Broken syntax and bad
-values are fatal: KeepalivedError("PATH:LINE: ...").
+same subset back, from real files as people write them: comments anywhere on a line, CRLF,
+odd spaces pasted from the web, braces anywhere, `include` (through a loader the caller
+gives; the parser itself reads no file). Two kinds of findings, both "PATH:LINE: ...":
+errors (KeepalivedError) refuse the file: broken syntax, bad values, what lbadmin cannot
+represent (FNAT). Warnings say what lbadmin did and let the import go on: everything
+keepalived would accept but lbadmin has no equivalent for (global_defs, vrrp_*, quorum,
+a digest...), a setting given twice (the later wins, as in keepalived), unknown keywords,
+a virtual_server_group expanded into the services it names, several checkers on one real
+server (the strongest kept), SMTP_CHECK read as a send/expect on the 220 greeting, a
+MISC_CHECK program outside the check program directory read as a connect check.
 
 A real server's check_address / check_port are its checker's connect_ip / connect_port
 (a connect_port equal to the server's own port reads back as no override). MISC_CHECK
@@ -14,7 +20,7 @@ own program check does. A health check's slow_start and a virtual server's direc
 have no keepalived equivalent: keepalived_report() lists them.
 
 Keyword spelling follows keepalived's own parser (keepalived/check/check_parser.c and
-the checkers' install_keyword calls) and keepalived.conf(5).
+the checkers' install_keyword calls), lexing lib/parser.c, and keepalived.conf(5).
 """
 
 from __future__ import annotations
