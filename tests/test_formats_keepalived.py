@@ -651,8 +651,7 @@ def test_a_misc_check_program_outside_the_program_directory_becomes_a_connect_ch
         "/usr/local/lib/lbadmin/checks: imported as a TCP connect check to each real server's port instead; to "
         "check as keepalived did, copy the program there and choose it on the virtual server's health check",
     ]
-    kept, _ = read("misc_check.conf", ) if False else parse_keepalived((CORPUS / "misc_check.conf").read_text(),
-                                                                         program_dir="/usr/local/bin")
+    kept, _ = parse_keepalived((CORPUS / "misc_check.conf").read_text(), program_dir="/usr/local/bin")
     assert kept.virtual_servers[0].health_check.send_program == "/usr/local/bin/script.sh %h arg2"
 
 
