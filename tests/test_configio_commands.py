@@ -186,7 +186,7 @@ def test_keepalived_import_reports_what_it_leaves_out_and_keeps_global_settings(
     cluster.network = "tunnel"
     cluster.save()
     out, err = run("import_keepalived", str(CORPUS / "keepalived" / "http_and_tcp.conf"))
-    assert ":12: vrrp_instance not imported" in err and ":30: quorum not imported" in err
+    assert ":12: vrrp_instance not imported" in err and ":30: quorum 1 not imported" in err
     assert ClusterSettings.load().network == "tunnel"
     # lb_kind NAT stays NAT although the global network type here is tunnel.
     assert VirtualServer.objects.get(port=25).effective_forwarding() == "nat"

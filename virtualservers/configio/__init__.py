@@ -8,11 +8,12 @@ What a change is, in words (the preview's lines, the audit digest), is pure and 
 formats.changes. This package only joins those to the database.
 """
 from ..formats.changes import Change, Plan, diff_configs, summary
-from .files import BACKUP, FORMAT_NAMES, KEEPALIVED, LVSCF, Source, SourceError, backup_text, decode, parse_source
+from .files import BACKUP, FORMAT_NAMES, KEEPALIVED, LVSCF, Source, SourceError, backup_text, decode, include_files, parse_source
 from .store import ConfigRefused, Progress, write_config, keep_directors, pin_forwarding, read_config
 
 __all__ = [
     "BACKUP", "FORMAT_NAMES", "KEEPALIVED", "LVSCF", "Change", "ConfigRefused", "Plan", "Progress", "Source",
-    "SourceError", "write_config", "backup_text", "decode", "diff_configs", "keep_directors", "parse_source",
+    "SourceError", "write_config", "backup_text", "decode", "diff_configs", "include_files", "keep_directors",
+    "parse_source",
     "pin_forwarding", "read_config", "summary",
 ]

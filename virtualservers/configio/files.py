@@ -2,12 +2,16 @@
 keepalived.conf, JSON backup); and the JSON backup out."""
 from __future__ import annotations
 
+import glob
 import json
+import os
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from ..formats.backup import BackupError, from_json, to_json
 from ..formats.config import Config
-from ..formats.keepalived import KeepalivedError, parse_keepalived
+from ..formats.keepalived import IncludeError, KeepalivedError, Loader, parse_keepalived
 from ..formats.lvscf import LvsCfError, parse_lvscf
 from .store import keep_directors, pin_forwarding
 
@@ -42,14 +46,40 @@ def decode(data: bytes, path: str) -> str:
         raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
-def parse_source(kind: str, text: str, path: str) -> Source:
-    """One file, parsed and validated by its format; SourceError when it cannot be imported."""
+def include_files(pattern: str, including: str) -> list[tuple[str, str]]:
+    """keepalived's `include`, from the files on this machine: the pattern relative to the
+    including file's directory, globbed and sorted as keepalived does (directories skipped);
+    each file read and decoded. A formats.keepalived.Loader."""
+    full = os.path.normpath(os.path.join(os.path.dirname(including), os.path.expanduser(pattern)))
+    files = []
+    for name in sorted(glob.glob(full)):
+        if os.path.isdir(name):
+            continue
+        try:
+            with open(name, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise IncludeError(f"cannot read {name}: {exc.strerror or exc}") from None
+        try:
+            files.append((name, data.decode("utf-8")))
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise KeepalivedError(name, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+    return files
+
+
+def parse_source(kind: str, text: str, path: str, *, loader: Loader | None = None) -> Source:
+    """One file, parsed and validated by its format; SourceError when it cannot be imported.
+
+    loader: for keepalived.conf, how its `include` lines are read (include_files for a file
+    on disk); None for an upload, whose includes are warnings."""
     try:
         if kind == LVSCF:
             config, warnings = parse_lvscf(text, path)
             return Source(keep_directors(config), warnings, True)
         if kind == KEEPALIVED:
-            config, report = parse_keepalived(text, path)
+            config, report = parse_keepalived(text, path, loader=loader,
+                                              program_dir=settings.LBADMIN_CHECK_PROGRAM_DIR)
             return Source(keep_directors(pin_forwarding(config)), report, False)
         if kind == BACKUP:
             try:

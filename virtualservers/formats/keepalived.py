@@ -2,10 +2,16 @@
 
 render_keepalived() writes one virtual_server block per active virtual server, with
 a real_server block and checker per enabled real server. parse_keepalived() reads the
-same subset back. Everything else in a keepalived.conf (global_defs, vrrp_*, include,
-checkers we have no equivalent for, options such as quorum) is reported line by line
-in the returned report: never silently dropped, never fatal. Broken syntax and bad
-values are fatal: KeepalivedError("PATH:LINE: ...").
+same subset back, from real files as people write them: comments anywhere on a line, CRLF,
+odd spaces pasted from the web, braces anywhere, `include` (through a loader the caller
+gives; the parser itself reads no file). Two kinds of findings, both "PATH:LINE: ...":
+errors (KeepalivedError) refuse the file: broken syntax, bad values, what lbadmin cannot
+represent (FNAT). Warnings say what lbadmin did and let the import go on: everything
+keepalived would accept but lbadmin has no equivalent for (global_defs, vrrp_*, quorum,
+a digest...), a setting given twice (the later wins, as in keepalived), unknown keywords,
+a virtual_server_group expanded into the services it names, several checkers on one real
+server (the strongest kept), SMTP_CHECK read as a send/expect on the 220 greeting, a
+MISC_CHECK program outside the check program directory read as a connect check.
 
 A real server's check_address / check_port are its checker's connect_ip / connect_port
 (a connect_port equal to the server's own port reads back as no override). MISC_CHECK
@@ -14,14 +20,16 @@ own program check does. A health check's slow_start and a virtual server's direc
 have no keepalived equivalent: keepalived_report() lists them.
 
 Keyword spelling follows keepalived's own parser (keepalived/check/check_parser.c and
-the checkers' install_keyword calls) and keepalived.conf(5).
+the checkers' install_keyword calls), lexing lib/parser.c, and keepalived.conf(5).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import validate as v
 from .config import (
@@ -61,6 +69,20 @@ class KeepalivedError(ValueError):
 
 # --- lexing into a tree ----------------------------------------------------------------
 
+# Includes may nest this deep (keepalived.conf -> conf.d/*.conf -> ... ), and bring at most
+# this many files in all: enough for any real layout, a stop for a loop or a runaway glob.
+MAX_INCLUDE_DEPTH = 8
+MAX_INCLUDED_FILES = 500
+
+# loader(pattern, including_path) -> [(path, text), ...]: the files an `include` names,
+# in keepalived's order (glob, sorted), read and decoded. It raises IncludeError to refuse
+# (cannot read, not UTF-8); it returns [] when nothing matches.
+Loader = Callable[[str, str], "list[tuple[str, str]]"]
+
+
+class IncludeError(ValueError):
+    """A loader's refusal, in words: 'cannot read conf.d/web.conf: permission denied'."""
+
 
 @dataclass
 class Node:
@@ -68,6 +90,8 @@ class Node:
     args: list[str]
     line: int
     children: list[Node] | None = None  # None: a plain statement, not a block
+    path: str = "keepalived.conf"
+    order: int = 0  # position in the whole text, included files spliced in: sorts the findings
 
     def describe(self) -> str:
         return " ".join([self.keyword, *self.args])
@@ -78,55 +102,137 @@ class _Token:
     text: str
     line: int
     quoted: bool = False
+    path: str = "keepalived.conf"
+    order: int = 0
 
 
-def _tokens(text: str, path: str, report: list[str]) -> list[list[_Token]]:
-    """Lines of tokens; '{' and '}' are tokens of their own. Comments start with # or !."""
-    lines: list[list[_Token]] = []
-    for lineno, raw in enumerate(text.split("\n"), start=1):
+# Spaces other than ASCII ones, as pasted from a web page or a word processor.
+_ODD_SPACES = {"\u00a0": "no-break space", "\u202f": "narrow no-break space", "\u2007": "figure space",
+               "\u3000": "ideographic space", "\u2009": "thin space", "\u2002": "en space", "\u2003": "em space"}
+_UNREAD_INCLUDE = ("not read: one uploaded file cannot bring the files it includes "
+                   "(manage.py import_keepalived PATH reads them)")
+
+
+class _Lexer:
+    """Lines of tokens from a file and the files it includes, spliced where each include stands.
+
+    Lexing follows keepalived's lib/parser.c: a comment starts at an unquoted # or ! anywhere
+    on a line (\\# and \\! are the characters themselves); a quoted string is one word;
+    '{' and '}' are words of their own wherever they stand.
+    """
+
+    def __init__(self, loader: Loader | None, findings: list[tuple[int, str]]):
+        self.loader = loader
+        self.findings = findings
+        self.order = 0
+        self.files = 0
+        self.unread: list[tuple[_Token, str]] = []  # include lines that brought nothing, and why
+
+    def warn(self, path: str, line: int, order: int, message: str) -> None:
+        self.findings.append((order, f"{path}:{line}: {message}"))
+
+    def lines(self, text: str, path: str, chain: tuple[str, ...] = ()):
+        chain = chain + (path,)
+        if text.startswith("\ufeff"):
+            text = text[1:]
+            self.warn(path, 1, self.order + 1, "byte order mark at the start of the file ignored")
+        for lineno, raw in enumerate(text.split("\n"), start=1):
+            self.order += 1
+            tokens = self.tokens(raw.rstrip("\r"), path, lineno)
+            if not tokens:
+                continue
+            first = tokens[0]
+            if first.text == "include" and not first.quoted:
+                yield from self.include(tokens, chain)
+            else:
+                yield tokens
+
+    def tokens(self, raw: str, path: str, lineno: int) -> list[_Token]:
+        order = self.order
         stripped = raw.strip()
         if stripped.startswith(("@", "$")):
             what = "conditional line" if stripped.startswith("@") else "parameter definition"
-            report.append(f"{path}:{lineno}: {what} not imported")
-            continue
+            self.warn(path, lineno, order, f"{what} not imported")
+            return []
         tokens: list[_Token] = []
+        odd: list[str] = []
+
+        def add(text: str, quoted: bool = False) -> None:
+            tokens.append(_Token(text, lineno, quoted, path, order))
+
         i, n = 0, len(raw)
         while i < n:
             c = raw[i]
             if c.isspace():
+                if c in _ODD_SPACES and _ODD_SPACES[c] not in odd:
+                    odd.append(_ODD_SPACES[c])
                 i += 1
             elif c in "#!":
                 break
             elif c in "{}":
-                tokens.append(_Token(c, lineno))
+                add(c)
                 i += 1
             elif c == '"':
                 end = raw.find('"', i + 1)
                 if end < 0:
                     raise KeepalivedError(path, lineno, "unclosed quote")
-                tokens.append(_Token(raw[i + 1:end], lineno, quoted=True))
+                add(raw[i + 1:end], quoted=True)
                 i = end + 1
             else:
-                start = i
-                while i < n and not raw[i].isspace() and raw[i] not in '{}"':
+                word = []
+                while i < n and not raw[i].isspace() and raw[i] not in '{}"#!':
+                    if raw[i] == "\\" and i + 1 < n and raw[i + 1] in "#!":
+                        i += 1
+                    word.append(raw[i])
                     i += 1
-                tokens.append(_Token(raw[start:i], lineno))
-        if tokens:
-            lines.append(tokens)
-    return lines
+                add("".join(word))
+        for name in odd:
+            code = next(k for k, v in _ODD_SPACES.items() if v == name)
+            self.warn(path, lineno, order, f"a {name} (U+{ord(code):04X}) read as a space")
+        return tokens
+
+    def include(self, tokens: list[_Token], chain: tuple[str, ...]):
+        head = tokens[0]
+        path, line = head.path, head.line
+        if len(tokens) != 2 or tokens[1].text in ("{", "}") and not tokens[1].quoted:
+            raise KeepalivedError(path, line, "include: give one file name or pattern")
+        pattern = tokens[1].text
+        if self.loader is None:
+            self.unread.append((head, f"include {pattern} {_UNREAD_INCLUDE}"))
+            self.warn(path, line, head.order, f"include {pattern} {_UNREAD_INCLUDE}")
+            return
+        if len(chain) > MAX_INCLUDE_DEPTH:
+            raise KeepalivedError(path, line, f"include {pattern}: includes nested more than {MAX_INCLUDE_DEPTH} deep")
+        try:
+            files = self.loader(pattern, path)
+        except IncludeError as exc:
+            raise KeepalivedError(path, line, f"include {pattern}: {exc}") from None
+        if not files:
+            self.unread.append((head, f"include {pattern} matches no file"))
+            self.warn(path, line, head.order, f"include {pattern}: no file matches; nothing included")
+        for included, text in files:
+            if included in chain:
+                loop = " -> ".join(chain[chain.index(included):] + (included,))
+                raise KeepalivedError(path, line, f"include {pattern}: an include loop ({loop})")
+            self.files += 1
+            if self.files > MAX_INCLUDED_FILES:
+                raise KeepalivedError(path, line, f"include {pattern}: more than {MAX_INCLUDED_FILES} included files")
+            yield from self.lines(text, included, chain)
 
 
-def parse_tree(text: str, path: str, report: list[str]) -> list[Node]:
+def parse_tree(text: str, path: str, findings: list[tuple[int, str]], loader: Loader | None = None,
+               lexer: _Lexer | None = None) -> list[Node]:
+    lexer = lexer or _Lexer(loader, findings)
     root: list[Node] = []
     stack: list[tuple[list[Node], Node | None]] = [(root, None)]
-    for tokens in _tokens(text, path, report):
+    for tokens in lexer.lines(text, path):
         current: list[_Token] = []
 
         def flush() -> Node | None:
             if not current:
                 return None
             first = current[0]
-            node = Node(first.text, [t.text for t in current[1:]], first.line)
+            node = Node(first.text, [t.text for t in current[1:]], first.line, path=first.path, order=first.order)
             stack[-1][0].append(node)
             current.clear()
             return node
@@ -140,20 +246,20 @@ def parse_tree(text: str, path: str, report: list[str]) -> list[Node]:
                     if siblings and siblings[-1].children is None:
                         node = siblings[-1]
                     else:
-                        raise KeepalivedError(path, token.line, "unexpected '{'")
+                        raise KeepalivedError(token.path, token.line, "unexpected '{'")
                 node.children = []
                 stack.append((node.children, node))
             elif token.text == "}" and not token.quoted:
                 flush()
                 if len(stack) == 1:
-                    raise KeepalivedError(path, token.line, "unexpected '}' (no block is open)")
+                    raise KeepalivedError(token.path, token.line, "unexpected '}' (no block is open)")
                 stack.pop()
             else:
                 current.append(token)
         flush()
     if len(stack) > 1:
         opener = stack[-1][1]
-        raise KeepalivedError(path, opener.line, f"block '{opener.describe()}' is never closed (missing '}}')")
+        raise KeepalivedError(opener.path, opener.line, f"block '{opener.describe()}' is never closed (missing '}}')")
     return root
 
 
@@ -192,23 +298,93 @@ class _ParsedCheck:
     # Where this real server's check goes, when not to the server itself.
     connect_ip: str = ""
     connect_port: int | None = None
-    notes: list[str] = field(default_factory=list)
+    keyword: str = ""
+    # What lbadmin made of this checker: said only when it is the one imported.
+    notes: list[tuple[Node, str]] = field(default_factory=list)
+
+
+# Keywords that may stand several times in one block; any other given twice: the later wins.
+_REPEATABLE = frozenset({"real_server", "url", "host", "digest", "include", *CHECKERS, "SMTP_CHECK",
+                         "FILE_CHECK", "BFD_CHECK"})
+# Old and new spellings of one setting (keepalived/check/check_parser.c, check_http.c).
+_SAME_KEY = {"lvs_sched": "lb_algo", "lvs_method": "lb_kind", "nb_get_retry": "retry"}
+# The keywords keepalived knows in each block (install_keyword calls): any other is unknown.
+_COMMON_CHECK_KEYWORDS = {"retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop", "alpha",
+                          "log_all_failures", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
+                          "fwmark", "nb_get_retry"}
+_KNOWN = {
+    "virtual_server": {"ip_family", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
+                       "inhibit_on_failure", "lb_algo", "lvs_sched", "hashed", "ops", "flag-1", "flag-2",
+                       "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback", "lb_kind", "lvs_method",
+                       "persistence_engine", "persistence_timeout", "persistence_granularity", "protocol",
+                       "ha_suspend", "smtp_alert", "virtualhost", "snmp_name", "alpha", "omega", "quorum_up",
+                       "quorum_down", "quorum", "hysteresis", "weight", "sorry_server", "sorry_server_inhibit",
+                       "sorry_server_lvs_method", "real_server", "nb_get_retry"},
+    "real_server": {"weight", "lvs_method", "uthreshold", "lthreshold", "inhibit_on_failure", "notify_up",
+                    "notify_down", "alpha", "retry", "delay_before_retry", "warmup", "connect_timeout",
+                    "delay_loop", "smtp_alert", "virtualhost", "snmp_name", "nb_get_retry", *CHECKERS,
+                    "SMTP_CHECK", "FILE_CHECK", "BFD_CHECK"},
+    "HTTP_GET": {"virtualhost", "http_protocol", "url", "fast_recovery"},
+    "SSL_GET": {"virtualhost", "http_protocol", "enable_sni", "sni_name", "fast_recovery", "tls_compliant", "url"},
+    "url": {"path", "digest", "status_code", "virtualhost", "regex", "regex_no_match", "regex_options",
+            "regex_min_offset", "regex_max_offset", "regex_stack", "tls_compliant"},
+    "TCP_CHECK": set(), "PING_CHECK": set(), "DNS_CHECK": {"type", "name"},
+    "UDP_CHECK": {"payload", "require_reply", "min_reply_length", "max_reply_length"},
+    "MISC_CHECK": {"misc_path", "misc_timeout", "misc_dynamic", "user"},
+    "SMTP_CHECK": {"helo_name", "host"},
+}
+for _block in ("HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "DNS_CHECK", "UDP_CHECK", "MISC_CHECK", "SMTP_CHECK"):
+    _KNOWN[_block] |= _COMMON_CHECK_KEYWORDS
+# When a real server has several checkers (keepalived needs all of them up), lbadmin keeps
+# the one that tells most about the service: an application answer over a bare connect.
+_CHECK_STRENGTH = {"http": 4, "https": 4, "dns": 4, "program": 3, "send_expect": 2, "udp": 1, "tcp": 1, "icmp": 0}
+# A virtual_server_group range gives one lbadmin virtual server per address: more is refused.
+MAX_GROUP_SERVICES = 256
+_FNAT = ("FNAT (full NAT) comes from the DPVS fork of keepalived; Linux IPVS and lbadmin "
+         "forward by NAT, DR or TUN only: lbadmin cannot represent this service")
+
+
+@dataclass
+class _Head:
+    """What a virtual_server line (or one entry of its group) names."""
+
+    address: str
+    port: int
+    fwmark: int | None = None
+    family: int | None = None  # a group's `fwmark N inet6`
 
 
 class _Reader:
-    def __init__(self, path: str):
-        self.path = path
-        self.report: list[str] = []
+    def __init__(self, findings: list[tuple[int, str]], program_dir: str | None = None):
+        self.findings = findings
+        self.program_dir = program_dir
 
     def fail(self, node: Node, message: str):
-        raise KeepalivedError(self.path, node.line, message)
-
-    def skip(self, node: Node, why: str = "") -> None:
-        suffix = f" ({why})" if why else ""
-        self.report.append(f"{self.path}:{node.line}: {node.keyword} not imported{suffix}")
+        raise KeepalivedError(node.path, node.line, message)
 
     def note(self, node: Node, message: str) -> None:
-        self.report.append(f"{self.path}:{node.line}: {message}")
+        self.findings.append((node.order, f"{node.path}:{node.line}: {message}"))
+
+    def skip(self, node: Node, why: str = "", block: str = "") -> None:
+        if block and node.keyword not in _KNOWN.get(block, {node.keyword}):
+            self.note(node, f"{node.keyword}: not a keepalived keyword in {block}; ignored")
+            return
+        suffix = f" ({why})" if why else ""
+        self.note(node, f"{node.keyword} not imported{suffix}")
+
+    def where(self, node: Node, other: Node) -> str:
+        return f"line {other.line}" if other.path == node.path else f"{other.path}:{other.line}"
+
+    def once(self, node: Node, seen: dict[str, Node]) -> None:
+        """Note a setting given twice in one block: keepalived takes the later, so does lbadmin."""
+        if node.keyword in _REPEATABLE or node.children is not None:
+            return
+        key = _SAME_KEY.get(node.keyword, node.keyword)
+        first = seen.get(key)
+        if first is not None:
+            self.note(node, f"{node.keyword} given again (first on {self.where(node, first)}, "
+                            f"{first.describe()!r}): the later, {node.describe()!r}, is used")
+        seen[key] = node
 
     # -- values
     def arg(self, node: Node, index: int = 0) -> str:
@@ -222,6 +398,16 @@ class _Reader:
         except ValueError as exc:
             self.fail(node, f"{node.keyword}: {exc}")
 
+    def address(self, node: Node, index: int = 0) -> str:
+        text = self.arg(node, index)
+        try:
+            return v.validate_ip(text)
+        except ValueError:
+            if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?", text) and re.search(r"[A-Za-z]", text):
+                self.fail(node, f"{node.keyword}: {text!r} is a host name; keepalived (and lbadmin) need an "
+                                "IP address here: write the address it resolves to")
+            self.fail(node, f"{node.keyword}: {text!r} is not a valid IP address")
+
     def timer(self, node: Node) -> float:
         text = self.arg(node)
         if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
@@ -234,10 +420,6 @@ class _Reader:
             self.note(node, f"{node.keyword} {value:g} rounded to {whole} s")
         return whole
 
-    def no_block(self, node: Node) -> None:
-        if node.children is not None:
-            self.fail(node, f"{node.keyword} does not take a block")
-
     def needs_block(self, node: Node) -> list[Node]:
         if node.children is None:
             self.fail(node, f"{node.keyword} needs a block {{ ... }}")
@@ -246,24 +428,38 @@ class _Reader:
     # -- top level
     def read(self, tree: list[Node]) -> Config:
         config = Config()
-        keys: dict[tuple, int] = {}
+        keys: dict[tuple, Node] = {}
         names: set[str] = set()
+        groups = self.groups(tree)
+        used: set[str] = set()
         for node in tree:
             if node.keyword == "virtual_server":
-                vs = self.virtual_server(node)
-                if vs is None:
-                    continue
-                key = (vs.fwmark, vs.address if vs.fwmark is None else "", vs.port if vs.fwmark is None else 0, vs.protocol)
-                if key in keys:
-                    self.fail(node, f"duplicate virtual_server {' '.join(node.args)} (first on line {keys[key]})")
-                keys[key] = node.line
-                vs.name = self.unique(vs.name, names)
-                config.virtual_servers.append(vs)
-            elif node.keyword == "include":
-                self.note(node, f"include {' '.join(node.args)} not imported (included files are not read)")
-            else:
+                for vs in self.virtual_servers(node, groups, used):
+                    key = (vs.fwmark, vs.address if vs.fwmark is None else "", vs.port if vs.fwmark is None else 0, vs.protocol)
+                    if key in keys:
+                        first = keys[key]
+                        self.fail(node, f"duplicate virtual_server {vs.name} (first on {self.where(node, first)})")
+                    keys[key] = node
+                    vs.name = self.unique(vs.name, names)
+                    config.virtual_servers.append(vs)
+            elif node.keyword != "virtual_server_group":
                 self.skip(node)
+        for name, group in groups.items():
+            if name not in used:
+                self.note(group, f"virtual_server_group {name} is used by no virtual_server; not imported")
         return config
+
+    def groups(self, tree: list[Node]) -> dict[str, Node]:
+        groups: dict[str, Node] = {}
+        for node in tree:
+            if node.keyword == "virtual_server_group":
+                self.needs_block(node)
+                name = self.arg(node)
+                if name in groups:
+                    self.note(node, f"virtual_server_group {name} given again (first on "
+                                    f"{self.where(node, groups[name])}): the later is used")
+                groups[name] = node
+        return groups
 
     @staticmethod
     def unique(name: str, names: set[str]) -> str:
@@ -274,39 +470,103 @@ class _Reader:
         names.add(candidate)
         return candidate
 
-    def virtual_server(self, node: Node) -> VirtualServerConfig | None:
-        children = self.needs_block(node)
+    def virtual_servers(self, node: Node, groups: dict[str, Node], used: set[str]) -> list[VirtualServerConfig]:
+        self.needs_block(node)
         args = node.args
         if not args:
             self.fail(node, "virtual_server: missing address")
-        if args[0] == "group":
-            self.skip(node, "virtual_server group")
-            return None
-        fwmark = None
+        if args[0] != "group":
+            head = self.head(node)
+            return [] if head is None else [self.virtual_server(node, head)]
+        name = self.arg(node, 1)
+        group = groups.get(name)
+        if group is None:
+            self.fail(node, f"virtual_server group {name}: no virtual_server_group {name} in this file")
+        used.add(name)
+        heads = [head for entry in group.children for head in self.group_entry(entry)]
+        if not heads:
+            self.note(node, f"virtual_server group {name}: the group names no service lbadmin can import")
+            return []
+        servers = [self.virtual_server(node, head) for head in heads]
+        names = ", ".join(vs.name for vs in servers)
+        self.note(node, f"virtual_server group {name} expanded into {len(servers)} virtual servers ({names}), "
+                        "each with its own copy of the real servers and check: lbadmin has no groups")
+        return servers
+
+    def head(self, node: Node) -> _Head | None:
+        args = node.args
         if args[0] == "fwmark":
             fwmark = self.value(node, v.validate_fwmark, 1)
             if len(args) > 2:
                 self.fail(node, f"virtual_server fwmark: unexpected {' '.join(args[2:])!r}")
-            address, port = "", 80
-        else:
-            address = self.value(node, v.validate_ip, 0)
-            if len(args) < 2:
-                self.skip(node, "a virtual_server without a port (all ports) has no equivalent")
-                return None
-            if len(args) > 2:
-                self.fail(node, f"virtual_server: unexpected {' '.join(args[2:])!r}")
-            port = self.value(node, v.validate_port, 1)
-        vs = VirtualServerConfig(name="", address=address, port=port, fwmark=fwmark)
+            return _Head("", 80, fwmark)
+        address = self.address(node, 0)
+        if len(args) < 2 or args[1].strip("0") == "":
+            self.skip(node, "a virtual_server without a port (all ports) has no equivalent")
+            return None
+        if len(args) > 2:
+            self.fail(node, f"virtual_server: unexpected {' '.join(args[2:])!r}")
+        return _Head(address, self.value(node, v.validate_port, 1))
+
+    def group_entry(self, entry: Node) -> list[_Head]:
+        """One line of a virtual_server_group: ADDRESS[-END] PORT, or fwmark N [inet|inet6]."""
+        if entry.children is not None:
+            self.skip(entry, "a block inside virtual_server_group")
+            return []
+        if entry.keyword == "fwmark":
+            fwmark = self.value(entry, v.validate_fwmark, 0)
+            family = {"inet": 4, "inet6": 6}.get(entry.args[1]) if len(entry.args) > 1 else None
+            return [_Head("", 80, fwmark, family)]
+        if not entry.args or entry.args[0].strip("0") == "":
+            self.note(entry, f"{entry.keyword}: a group entry without a port (all ports) has no equivalent; not imported")
+            return []
+        port = self.value(entry, v.validate_port, 0)
+        return [_Head(address, port) for address in self.address_range(entry)]
+
+    def address_range(self, entry: Node) -> list[str]:
+        text = entry.keyword
+        if "/" in text:
+            self.note(entry, f"{text}: an address with a mask in a group is not imported; list the addresses")
+            return []
+        start_text, _, end_text = text.partition("-")
+        probe = Node("virtual_server_group", [start_text], entry.line, path=entry.path, order=entry.order)
+        start = ipaddress.ip_address(self.address(probe))
+        if not end_text:
+            return [str(start)]
+        try:
+            if "." in end_text or ":" in end_text:
+                end = ipaddress.ip_address(end_text)
+            else:
+                # keepalived: the last byte of an IPv4 address (decimal), the last group of an IPv6 one (hex)
+                last, top = (int(end_text, 10), 0xFF) if start.version == 4 else (int(end_text, 16), 0xFFFF)
+                if not 0 <= last <= top:
+                    raise ValueError(text)
+                end = ipaddress.ip_address((int(start) & ~top) | last)
+        except ValueError:
+            self.fail(entry, f"{text}: not an address range such as 192.0.2.10-20")
+        if end.version != start.version or int(end) < int(start):
+            self.fail(entry, f"{text}: the range ends before it starts")
+        count = int(end) - int(start) + 1
+        if count > MAX_GROUP_SERVICES:
+            self.fail(entry, f"{text}: {count} addresses; lbadmin makes one virtual server per address "
+                             f"and imports at most {MAX_GROUP_SERVICES} from one range")
+        return [str(ipaddress.ip_address(int(start) + i)) for i in range(count)]
+
+    def virtual_server(self, node: Node, head: _Head) -> VirtualServerConfig:
+        children = node.children
+        vs = VirtualServerConfig(name="", address=head.address, port=head.port, fwmark=head.fwmark)
         settings = _CheckerSettings()
         real_nodes: list[Node] = []
         ip_family_node = None
+        seen: dict[str, Node] = {}
         for child in children:
             kw = child.keyword
+            self.once(child, seen)
             if kw == "real_server":
                 real_nodes.append(child)
                 continue
-            if kw in ("HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK") or child.children is not None:
-                self.skip(child)
+            if kw in CHECKERS or child.children is not None:
+                self.skip(child, block="virtual_server")
                 continue
             if kw in ("lb_algo", "lvs_sched"):
                 vs.scheduler = self.value(child, v.validate_scheduler)
@@ -321,23 +581,25 @@ class _Reader:
             elif kw == "protocol":
                 vs.protocol = self.value(child, lambda x: v.validate_protocol(x.lower()))
             elif kw == "sorry_server":
-                vs.sorry_server = self.value(child, v.validate_ip, 0)
-                if len(child.args) > 1:
-                    vs.sorry_port = self.value(child, v.validate_port, 1)
+                vs.sorry_server = self.address(child, 0)
+                vs.sorry_port = self.value(child, v.validate_port, 1) if len(child.args) > 1 else None
             elif kw == "inhibit_on_failure":
                 vs.quiesce_server = True
             elif kw == "ip_family":
                 ip_family_node = child
+            elif kw in ("quorum", "hysteresis", "quorum_up", "quorum_down"):
+                self.note(child, f"{child.describe()} not imported (lbadmin has no quorum: the sorry server "
+                                 "takes over when every real server is down)")
             elif self.common_setting(child, settings):
                 pass
             else:
-                self.skip(child)
+                self.skip(child, block="virtual_server")
         if vs.pmask and not vs.persistent:
             self.note(node, "persistence_granularity without persistence_timeout not imported")
             vs.pmask = ""
-        if fwmark is not None:
-            vs.address = self.fwmark_address(node, real_nodes, ip_family_node)
-            vs.name = f"fwmark-{fwmark}"
+        if vs.fwmark is not None:
+            vs.address = self.fwmark_address(node, head, real_nodes, ip_family_node)
+            vs.name = f"fwmark-{vs.fwmark}"
         else:
             vs.name = _safe_name(f"{vs.address}-{vs.port}") + ("" if vs.protocol == "tcp" else f"-{vs.protocol}")
         if vs.sorry_port is not None and vs.sorry_port == vs.port:
@@ -362,21 +624,23 @@ class _Reader:
         self.check_virtual(node, vs)
         return vs
 
-    def fwmark_address(self, node: Node, real_nodes: list[Node], ip_family_node: Node | None) -> str:
-        family = 4
+    def fwmark_address(self, node: Node, head: _Head, real_nodes: list[Node], ip_family_node: Node | None) -> str:
+        family = head.family or 4
         if ip_family_node is not None:
             family = 6 if self.arg(ip_family_node) == "inet6" else 4
-        elif real_nodes and real_nodes[0].args:
+        elif head.family is None and real_nodes and real_nodes[0].args:
             try:
                 family = v.ip_family(real_nodes[0].args[0])
             except ValueError:
                 pass
         address = "0.0.0.0" if family == 4 else "::"
-        self.note(node, f"virtual_server {' '.join(node.args)} has no address; set to {address}, set the VIP after import")
+        self.note(node, f"virtual_server fwmark {head.fwmark} has no address; set to {address}, set the VIP after import")
         return address
 
     def lb_kind(self, node: Node) -> str:
         kind = self.arg(node).upper()
+        if kind == "FNAT":
+            self.fail(node, f"{node.keyword} FNAT: {_FNAT}")
         if kind not in LB_KINDS:
             self.fail(node, f"{node.keyword}: unknown forwarding method {node.args[0]!r} (NAT, DR or TUN)")
         if len(node.args) > 1:
@@ -397,14 +661,14 @@ class _Reader:
         elif kw == "alpha":
             settings.alpha = not node.args or node.args[0].lower() not in ("false", "no", "off", "0")
         elif kw == "virtualhost":
-            settings.virtualhost = self.arg(node)
+            settings.virtualhost = self.arg(node) if node.args else ""
         else:
             return False
         return True
 
     def real_server(self, node: Node, vs: VirtualServerConfig, inherited: _CheckerSettings):
         children = self.needs_block(node)
-        address = self.value(node, v.validate_ip, 0)
+        address = self.address(node, 0)
         port = self.value(node, v.validate_port, 1) if len(node.args) > 1 else None
         if len(node.args) > 2:
             self.fail(node, f"real_server: unexpected {' '.join(node.args[2:])!r}")
@@ -415,12 +679,14 @@ class _Reader:
         settings = _CheckerSettings()
         quiesce = False
         checker_nodes = []
+        seen: dict[str, Node] = {}
         for child in children:
             kw = child.keyword
-            if kw in CHECKERS:
+            self.once(child, seen)
+            if kw in CHECKERS or kw == "SMTP_CHECK":
                 checker_nodes.append(child)
             elif child.children is not None:
-                self.skip(child)
+                self.skip(child, block="real_server")
             elif kw == "weight":
                 rs.weight = self.value(child, v.validate_weight)
             elif kw == "inhibit_on_failure":
@@ -430,29 +696,38 @@ class _Reader:
             elif self.common_setting(child, settings):
                 pass
             else:
-                self.skip(child)
+                self.skip(child, block="real_server")
         if rs.forwarding and rs.forwarding == (vs.forwarding or "nat"):
             rs.forwarding = ""
         check = None
         if checker_nodes:
-            check = self.checker(checker_nodes[0], vs, rs, inherited.merged(settings))
+            parsed = [self.checker(c, vs, rs, inherited.merged(settings)) for c in checker_nodes]
+            check = max(parsed, key=lambda p: _CHECK_STRENGTH[p.check.check_type])  # the first of the strongest
             rs.check_address, rs.check_port = check.connect_ip, check.connect_port
-            for extra in checker_nodes[1:]:
-                self.note(extra, f"{extra.keyword} not imported (only one check per virtual server; the first is used)")
+            for where, message in check.notes:
+                self.note(where, message)
+            if len(parsed) > 1:
+                others = ", ".join(f"{p.keyword} (line {p.line})" for p in parsed if p is not check)
+                self.note(node, f"{len(parsed)} checkers on this real server (keepalived needs all of them up); "
+                                f"lbadmin has one check per virtual server: {check.keyword} (line {check.line}) "
+                                f"imported, not {others}")
         return rs, check, quiesce
 
     def checker(self, node: Node, vs: VirtualServerConfig, rs: RealServerConfig, inherited: _CheckerSettings) -> _ParsedCheck:
         kind = node.keyword
         children = self.needs_block(node)
         settings = _CheckerSettings()
-        hc = HealthCheckConfig(check_type=CHECKERS[kind], rise=1)
-        parsed = _ParsedCheck(node.line, hc)
+        hc = HealthCheckConfig(check_type=CHECKERS.get(kind, "send_expect"), rise=1)
+        parsed = _ParsedCheck(node.line, hc, keyword=kind)
         urls: list[Node] = []
         misc_timeout = None
+        misc_node = None
         sni_enabled = False
         rs_port = rs.port or vs.port
+        seen: dict[str, Node] = {}
         for child in children:
             kw = child.keyword
+            self.once(child, seen)
             if self.common_setting(child, settings):
                 continue
             if kw == "url" and kind in ("HTTP_GET", "SSL_GET"):
@@ -462,15 +737,16 @@ class _Reader:
                 # The real server's own port is what lbadmin checks anyway: no override.
                 parsed.connect_port = None if port == rs_port else port
             elif kw == "connect_ip" and kind != "MISC_CHECK":
-                parsed.connect_ip = self.value(child, v.validate_ip)
+                parsed.connect_ip = self.address(child)
             elif kw == "misc_path" and kind == "MISC_CHECK":
                 hc.send_program = self.unsubstitute(self.arg(child), rs.address, rs_port)
+                misc_node = child
             elif kw == "misc_timeout" and kind == "MISC_CHECK":
                 misc_timeout = self.value(child, v.validate_check_seconds)
             elif kw == "enable_sni" and kind == "SSL_GET":
                 sni_enabled = True
             elif kw == "sni_name" and kind == "SSL_GET":
-                hc.sni = self.arg(child)
+                hc.sni = self.arg(child) if child.args else ""
             elif kw == "type" and kind == "DNS_CHECK":
                 hc.dns_type = self.value(child, lambda x: v.validate_dns_type(x.upper()))
             elif kw == "name" and kind == "DNS_CHECK":
@@ -479,8 +755,10 @@ class _Reader:
                 hc.send = self.hex_text(child)
             elif kw == "require_reply" and kind == "UDP_CHECK":
                 hc.expect = self.hex_text(child) if child.args else ""
+            elif kw == "host" and kind == "SMTP_CHECK":
+                self.note(child, "host not imported (lbadmin checks the real server itself, once)")
             else:
-                self.skip(child)
+                self.skip(child, block=kind)
         s = inherited.merged(settings)
         hc.interval = self.seconds(node, s.delay_loop) if s.delay_loop is not None else KA_DELAY_LOOP
         if kind == "MISC_CHECK":
@@ -508,17 +786,46 @@ class _Reader:
         if kind == "DNS_CHECK":
             hc.dns_type = hc.dns_type if any(c.keyword == "type" for c in children) else KA_DNS_TYPE
             hc.dns_name = hc.dns_name or KA_DNS_NAME
+        if kind == "SMTP_CHECK":
+            hc.expect = "220"
+            parsed.notes.append((node, "SMTP_CHECK imported as a send/expect check that waits for the server's "
+                                       "220 greeting (lbadmin sends no HELO)"))
+        if kind == "MISC_CHECK":
+            self.misc_program(misc_node or node, vs, parsed)
         return parsed
 
+    def misc_program(self, node: Node, vs: VirtualServerConfig, parsed: _ParsedCheck) -> None:
+        """A program outside the operator's check program directory is never run: the check
+        becomes a connect check to the real server's port, so the service stays checked."""
+        hc = parsed.check
+        if self.program_dir is None or not hc.send_program.strip():
+            return
+        try:
+            v.validate_program_location(hc.send_program, self.program_dir)
+        except ValueError:
+            program = hc.send_program.split()[0]
+            instead = "a UDP check (no payload)" if vs.protocol == "udp" else "a TCP connect check"
+            parsed.notes.append((node, f"MISC_CHECK program {program} is outside lbadmin's check program "
+                                       f"directory {self.program_dir}: imported as {instead} to each real server's "
+                                       "port instead; to check as keepalived did, copy the program there and "
+                                       "choose it on the virtual server's health check"))
+            hc.check_type = "udp" if vs.protocol == "udp" else "tcp"
+            hc.send_program = ""
+
     def url(self, node: Node, hc: HealthCheckConfig) -> None:
+        seen: dict[str, Node] = {}
         for child in self.needs_block(node):
             kw = child.keyword
+            self.once(child, seen)
             if kw == "path":
-                hc.http_path = self.value(child, v.validate_http_path)
+                path = self.arg(child)
+                hc.http_path = "/" if path == "" else self.value(child, v.validate_http_path)
+                if path == "":
+                    self.note(child, "path is empty: checking /")
             elif kw == "status_code":
                 hc.http_status = self.status_codes(child)
             elif kw == "virtualhost":
-                hc.http_host = self.arg(child)
+                hc.http_host = self.arg(child) if child.args else ""
             elif kw == "regex":
                 pattern = self.arg(child)
                 literal = _unescape_literal(pattern)
@@ -526,8 +833,11 @@ class _Reader:
                     hc.http_body, hc.use_regex = literal, False
                 else:
                     hc.http_body, hc.use_regex = pattern, True
+            elif kw == "digest":
+                self.note(child, "digest not imported (lbadmin does not compare an MD5 of the page: it checks "
+                                 "the status code, and a regex when there is one)")
             else:
-                self.skip(child)
+                self.skip(child, block="url")
 
     def status_codes(self, node: Node) -> str:
         if not node.args:
@@ -590,17 +900,27 @@ def _unescape_literal(pattern: str) -> str | None:
     return "".join(out)
 
 
-def parse_keepalived(text: str, path: str = "keepalived.conf") -> tuple[Config, list[str]]:
-    """Read the virtual servers of a keepalived.conf: (config, report of what was not imported)."""
-    reader = _Reader(path)
-    tree = parse_tree(text, path, reader.report)
-    config = reader.read(tree)
-    return config, sorted(reader.report, key=_report_line)
+def parse_keepalived(text: str, path: str = "keepalived.conf", *, loader: Loader | None = None,
+                     program_dir: str | None = None) -> tuple[Config, list[str]]:
+    """Read the virtual servers of a keepalived.conf: (config, warnings), or KeepalivedError.
 
-
-def _report_line(entry: str) -> int:
-    match = re.match(r".*?:(\d+):", entry)
-    return int(match.group(1)) if match else 0
+    Each warning is "PATH:LINE: what lbadmin did" (ignored, kept, took the later value), in
+    the order of the text, included files where their include stands. `loader` reads
+    included files (see Loader); without one an include is a warning, or an error when the
+    file holds no virtual server of its own. `program_dir`: the only directory a MISC_CHECK
+    program may come from (validate.validate_program_location); a program elsewhere becomes
+    a connect check, with a warning. None: programs are kept as written.
+    """
+    findings: list[tuple[int, str]] = []
+    lexer = _Lexer(loader, findings)
+    tree = parse_tree(text, path, findings, lexer=lexer)
+    config = _Reader(findings, program_dir).read(tree)
+    if lexer.unread and not config.virtual_servers:
+        # What was imported would be nothing, silently: the services are in the missing files.
+        first, why = lexer.unread[0]
+        raise KeepalivedError(first.path, first.line, f"no virtual_server to import, and {why}")
+    unique = dict.fromkeys(text for _, text in sorted(findings, key=lambda item: item[0]))
+    return config, list(unique)
 
 
 # --- rendering -------------------------------------------------------------------------

@@ -60,10 +60,13 @@ class ImportCommand(BaseCommand):
         except configio.SourceError as exc:
             raise ImportFailed(str(exc)) from None
 
+    def parse(self, text: str, path: str) -> configio.Source:
+        return configio.parse_source(self.kind, text, path)
+
     def handle(self, *args, path: str, dry_run: bool = False, replace: bool = False, **options):
         text = self.read(path)
         try:
-            source = configio.parse_source(self.kind, text, path)
+            source = self.parse(text, path)
         except configio.SourceError as exc:
             raise ImportFailed(str(exc)) from None
         for warning in source.warnings:
