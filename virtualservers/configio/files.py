@@ -3,6 +3,7 @@ keepalived.conf, JSON backup); and the JSON backup out."""
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 
 from ..formats.backup import BackupError, from_json, to_json
@@ -42,11 +43,20 @@ def decode(data: bytes, path: str) -> str:
         raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
+def resolve_host(name: str) -> str:
+    """An lvs.cf host name's IPv4 address, looked up once at import (Piranha looked it up
+    at each start); OSError when it has none."""
+    infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(f"no IPv4 address for {name}")
+    return str(infos[0][4][0])
+
+
 def parse_source(kind: str, text: str, path: str) -> Source:
     """One file, parsed and validated by its format; SourceError when it cannot be imported."""
     try:
         if kind == LVSCF:
-            config, warnings = parse_lvscf(text, path)
+            config, warnings = parse_lvscf(text, path, resolve=resolve_host)
             return Source(keep_directors(config), warnings, True)
         if kind == KEEPALIVED:
             config, report = parse_keepalived(text, path)
