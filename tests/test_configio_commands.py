@@ -154,6 +154,27 @@ def test_load_monitor_is_reported_as_a_warning():
     assert "warning: " in err and ":38: load_monitor 'rup' not supported, skipped" in err
 
 
+def test_piranhas_sample_imports_printing_every_warning_with_its_path_and_line():
+    path = CORPUS / "lvscf" / "piranha_sample.cf"
+    out, err = run("import_lvscf", str(path))
+    assert err.splitlines() == [f"warning: {path.parent}/{w}" for w in declared_warnings(path)]
+    assert f"warning: {path}:20: duplicate key 'backup_active' (first set on line 17)" in err
+    assert out.endswith(f"{path}: 2 added, 2 changed, 0 removed (8 warnings on stderr)\n")
+    assert sorted(VirtualServer.objects.values_list("name", flat=True)) == ["server1", "server2"]
+
+
+def test_from_the_shell_warnings_go_to_stderr_and_the_import_exits_0(tmp_path):
+    path = CORPUS / "lvscf" / "pmask_without_persistence.cf"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LBADMIN_DATA_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300,
+                   capture_output=True)
+    result = subprocess.run([sys.executable, "manage.py", "import_lvscf", str(path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stderr == f"warning: {path.parent}/{declared_warnings(path)[0]}\n"
+    assert result.stdout.endswith(f"{path}: 1 added, 1 changed, 0 removed (1 warning on stderr)\n")
+
+
 def test_an_import_is_audited_as_one_change_naming_the_file():
     path = CORPUS / "lvscf" / "send_expect.cf"
     run("import_lvscf", str(path))
