@@ -16,7 +16,8 @@ from django.core.management.base import CommandError
 from lbadmin.models import AuditEntry, ClusterSettings, RedundancySettings
 from tests import factories
 from virtualservers import configio
-from virtualservers.formats.lvscf import parse_lvscf
+from virtualservers.formats.config import Config
+from tests.test_formats_lvscf import declared_warnings, read_text, resolve_corpus_host
 from virtualservers.models import HealthCheck, RealServer, VirtualServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,12 @@ def any_check_program_dir():
 
     with override_settings(LBADMIN_CHECK_PROGRAM_DIR="/"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def corpus_hosts(monkeypatch):
+    """Host names resolve from the corpus's own table (tests/corpus/lvscf/hosts), never DNS."""
+    monkeypatch.setattr(configio.files, "resolve_host", resolve_corpus_host)
 
 
 def run(*args) -> tuple[str, str]:
@@ -70,9 +77,23 @@ def test_each_corpus_file_gives_exactly_its_ipvs_rules(path):
 
 
 @pytest.mark.parametrize("path", GOOD_LVSCF, ids=lambda p: p.stem)
+def test_each_corpus_file_imported_exported_and_imported_again_gives_the_same_ipvs_rules(path, tmp_path):
+    _, err = run("import_lvscf", str(path))
+    assert err.splitlines() == [f"warning: {path.parent}/{w}" for w in declared_warnings(path)]
+    exported = tmp_path / "exported.cf"
+    run("export_lvscf", "-o", str(exported))
+    out, err = run("import_lvscf", "--replace", str(exported))
+    assert (out, err) == (f"{exported}: no changes\n", "")  # read back as written, without a warning
+    configio.write_config(Config(), replace=True)
+    run("import_lvscf", str(exported))
+    rules, _ = run("ipvs_rules")
+    assert rules == path.with_suffix(".rules").read_text()
+
+
+@pytest.mark.parametrize("path", GOOD_LVSCF, ids=lambda p: p.stem)
 def test_each_corpus_file_is_stored_field_for_field(path):
     run("import_lvscf", str(path))
-    expected, _ = parse_lvscf(path.read_text(), str(path))
+    expected = configio.parse_source(configio.LVSCF, read_text(path), str(path)).config
     expected.virtual_servers.sort(key=lambda s: s.name)
     for vs in expected.virtual_servers:
         vs.real_servers.sort(key=lambda r: r.name)
@@ -130,7 +151,28 @@ def test_dry_run_prints_the_changes_and_changes_nothing():
 
 def test_load_monitor_is_reported_as_a_warning():
     _, err = run("import_lvscf", str(CORPUS / "lvscf" / "all_globals.cf"))
-    assert "warning: " in err and ":37: load_monitor 'rup' not supported, skipped" in err
+    assert "warning: " in err and ":38: load_monitor 'rup' not supported, skipped" in err
+
+
+def test_piranhas_sample_imports_printing_every_warning_with_its_path_and_line():
+    path = CORPUS / "lvscf" / "piranha_sample.cf"
+    out, err = run("import_lvscf", str(path))
+    assert err.splitlines() == [f"warning: {path.parent}/{w}" for w in declared_warnings(path)]
+    assert f"warning: {path}:20: duplicate key 'backup_active' (first set on line 17)" in err
+    assert out.endswith(f"{path}: 2 added, 2 changed, 0 removed (8 warnings on stderr)\n")
+    assert sorted(VirtualServer.objects.values_list("name", flat=True)) == ["server1", "server2"]
+
+
+def test_from_the_shell_warnings_go_to_stderr_and_the_import_exits_0(tmp_path):
+    path = CORPUS / "lvscf" / "pmask_without_persistence.cf"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "LBADMIN_DATA_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=300,
+                   capture_output=True)
+    result = subprocess.run([sys.executable, "manage.py", "import_lvscf", str(path)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stderr == f"warning: {path.parent}/{declared_warnings(path)[0]}\n"
+    assert result.stdout.endswith(f"{path}: 1 added, 1 changed, 0 removed (1 warning on stderr)\n")
 
 
 def test_an_import_is_audited_as_one_change_naming_the_file():

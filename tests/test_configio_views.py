@@ -2,6 +2,7 @@
 restore; templates; and hypothesis fuzzing of the uploads (never a 5xx)."""
 import json
 import re
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,16 @@ from lbadmin.models import AuditEntry, ClusterSettings, RedundancySettings
 from tests import factories
 from virtualservers import configio, io_forms, io_jobs
 from virtualservers.models import HealthCheck as Check, RealServer, VirtualServer
+from tests.test_formats_lvscf import declared_warnings, resolve_corpus_host
 
 CORPUS = Path(__file__).parent / "corpus"
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def corpus_hosts(monkeypatch):
+    """lvs.cf host names resolve from the corpus's own table, never DNS."""
+    monkeypatch.setattr(configio.files, "resolve_host", resolve_corpus_host)
 
 
 def upload(path_or_name, content: bytes | None = None):
@@ -119,6 +127,22 @@ def test_confirm_shows_a_new_preview_when_the_configuration_changed_meanwhile(ad
     assert not VirtualServer.objects.filter(name="dns").exists()
     admin.post(reverse("config_import_confirm"), {"token": token_of(response)})
     assert VirtualServer.objects.filter(name="dns").exists()
+
+
+def test_piranhas_sample_previews_with_every_warning_and_its_line_then_imports(admin, django_capture_on_commit_callbacks):
+    path = CORPUS / "lvscf" / "piranha_sample.cf"
+    preview = admin.post(reverse("config_import"), {"format": "lvscf", "file": upload(path)})
+    page = preview.content.decode()
+    assert preview.status_code == 200 and "PREVIEW" in page
+    shown = re.findall(r"<li><code>(.*?)</code></li>", page)
+    assert shown == [escape(w) for w in declared_warnings(path)] and len(shown) == 8
+    assert shown[0].startswith("piranha_sample.cf:15: primary_shared ignored")
+    assert "Warnings (8)" in page and "They do not stop the import" in page
+    with django_capture_on_commit_callbacks():
+        response = admin.post(reverse("config_import_confirm"), {"token": token_of(preview)})
+    assert response.status_code == 302
+    assert sorted(VirtualServer.objects.values_list("name", flat=True)) == ["server1", "server2"]
+    assert RedundancySettings.load().heartbeat_port == 1050
 
 
 def test_keepalived_upload_lists_what_is_not_imported(admin):
@@ -230,6 +254,8 @@ lvscf_lines = st.lists(st.sampled_from([
     "port = https", "active = 1", "weight = 70000", "scheduler = xx", "persistent = 5", "pmask = 255.255.255.0",
     'send = "a\\', "network = direct", "fwmark = 0", "protocol = sctp", "# comment", "load_monitor = rup",
     "sorry_server = 192.0.2.9", "send_program = \"/bin/x '%h\"", "use_regex = 1", 'expect = "(("',
+    "failover f {", "address = 0.0.0.0", "address = nowhere.example", "address = www.example.com eth0:1",
+    "dirs = [ /a ]", "primary_shared = /dev/sdb", "port = 80", "address =\u00a0192.0.2.2", "virtual [server_name] {",
 ]), max_size=12).map(lambda lines: "\n".join(lines).encode())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from virtualservers.formats.config import Config, RealServerConfig, VirtualServerConfig, HealthCheckConfig
 from virtualservers.formats.lvscf import (
@@ -26,9 +27,37 @@ GOOD = sorted(CORPUS.glob("*.cf"))
 BROKEN = sorted((CORPUS / "broken").glob("*.cf"))
 
 
+def corpus_hosts() -> dict[str, str]:
+    """The corpus's host names (tests/corpus/lvscf/hosts, in /etc/hosts form)."""
+    hosts = {}
+    for line in (CORPUS / "hosts").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            address, name = line.split()
+            hosts[name] = address
+    return hosts
+
+
+def resolve_corpus_host(name: str) -> str:
+    """The tests' resolver: the corpus's hosts table, never DNS."""
+    try:
+        return corpus_hosts()[name]
+    except KeyError:
+        raise OSError(f"[Errno -2] Name or service not known: {name}") from None
+
+
+def read_text(path: Path) -> str:
+    """A corpus file as the importer gets it: bytes decoded, line endings untouched."""
+    return path.read_bytes().decode("utf-8")
+
+
+def declared_warnings(path: Path) -> list[str]:
+    """The '# warning: LINE: message' lines a corpus file declares, as parse_lvscf words them."""
+    return [f"{path.name}:{m.group(1)}" for m in re.finditer(r"^# warning: (.*?)\r?$", read_text(path), re.M)]
+
+
 def load(name: str) -> Config:
-    config, warnings = parse_lvscf((CORPUS / name).read_text(), path=name)
-    assert warnings == [] or name == "all_globals.cf"
+    config, warnings = parse_lvscf(read_text(CORPUS / name), path=name, resolve=resolve_corpus_host)
+    assert warnings == declared_warnings(CORPUS / name)
     return config
 
 
@@ -54,9 +83,17 @@ def test_the_corpus_has_the_files_the_brief_asks_for():
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
 def test_it_reads_every_good_corpus_file_and_renders_it_back_unchanged(path):
-    config, _ = parse_lvscf(path.read_text(), path=path.name)
+    config, _ = parse_lvscf(read_text(path), path=path.name, resolve=resolve_corpus_host)
     assert config.virtual_servers
-    assert parse_lvscf(render_lvscf(config))[0] == config
+    assert parse_lvscf(render_lvscf(config)) == (config, [])
+
+
+@pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
+def test_each_good_corpus_file_says_where_such_a_file_is_found_and_gives_exactly_the_warnings_it_declares(path):
+    first = read_text(path).lstrip("\ufeff").splitlines()[0]
+    assert first.startswith("# ") and len(first) > 30, f"{path.name}: the first line says where such a file is found"
+    _, warnings = parse_lvscf(read_text(path), path=path.name, resolve=resolve_corpus_host)
+    assert warnings == declared_warnings(path)
 
 
 def test_it_reads_the_piranha_example():
@@ -173,7 +210,7 @@ def test_it_reads_a_sorry_server_quiesce_and_a_send_program():
 
 
 def test_it_reads_every_global_key():
-    config, warnings = parse_lvscf((CORPUS / "all_globals.cf").read_text(), path="all_globals.cf")
+    config, warnings = parse_lvscf(read_text(CORPUS / "all_globals.cf"), path="all_globals.cf")
     c, r = config.cluster, config.redundancy
     assert (c.serial_no, c.service, c.primary, c.primary_private) == (42, "lvs", "192.0.2.5", "198.51.100.5")
     assert (c.network, c.nat_router_ip, c.nat_router_device, c.nat_nmask) == ("nat", "198.51.100.254", "eth1:0", "255.255.255.0")
@@ -187,7 +224,7 @@ def test_it_reads_every_global_key():
     vs = vs_named(config, "loaded")
     assert (vs.scheduler, vs.load_monitor) == ("lblcr", "none")
     assert [rs.name for rs in vs.real_servers] == ["l1"]
-    assert warnings == ["all_globals.cf:37: load_monitor 'rup' not supported, skipped"]
+    assert warnings == ["all_globals.cf:38: load_monitor 'rup' not supported, skipped"]
 
 
 # --- refusals: every broken file names its line ------------------------------------------
@@ -199,7 +236,7 @@ def test_it_refuses_each_broken_file_at_the_expected_line(path):
     expected = re.match(r"# expect: (\d+): (.*)", text)
     assert expected, f"{path.name} has no '# expect: LINE: message' first line"
     with pytest.raises(LvsCfError) as caught:
-        parse_lvscf(text, path=f"broken/{path.name}")
+        parse_lvscf(text, path=f"broken/{path.name}", resolve=resolve_corpus_host)
     assert str(caught.value) == f"broken/{path.name}:{expected.group(1)}: {expected.group(2)}"
     assert caught.value.line == int(expected.group(1))
 
@@ -360,3 +397,157 @@ def test_a_hostile_string_stays_one_value_and_cannot_add_a_directive():
     assert [v.name for v in parsed.virtual_servers] == ["web"]
     assert parsed.virtual_servers[0].health_check.send == hostile
     assert parsed.cluster.active_cmd == config.cluster.active_cmd
+
+
+# --- what Piranha accepts: read with its meaning, or a warning says what lbadmin did ------
+
+
+def test_the_corpus_has_a_file_for_every_habit_and_every_kind_of_warning():
+    assert {p.name for p in GOOD} >= {
+        "piranha_sample.cf", "gui_unfilled_virtual.cf", "duplicate_keys.cf", "pmask_without_persistence.cf",
+        "no_address.cf", "piranha_only_keys.cf", "odd_names.cf", "comments_after_values.cf", "crlf.cf",
+        "tabs.cf", "nbsp.cf", "braces.cf", "unindented.cf", "fqdn_names.cf", "service_names.cf",
+        "empty_send_expect.cf", "bom.cf",
+    }
+    assert b"\r\n" in (CORPUS / "crlf.cf").read_bytes() and "\u00a0" in read_text(CORPUS / "nbsp.cf")
+
+
+def test_it_reads_piranhas_own_sample_with_warnings_for_what_lbadmin_has_no_place_for():
+    config = load("piranha_sample.cf")
+    c, r = config.cluster, config.redundancy
+    assert (c.primary, c.primary_private, r.backup, r.backup_private) == ("207.175.44.150", "10.11.12.1", "207.175.44.196", "10.11.12.2")
+    assert (r.backup_active, r.heartbeat_port, c.rsh_command, c.network, c.nat_router_ip, c.nat_router_device) == (
+        True, 1050, "rsh", "nat", "192.168.10.100", "eth1:1")
+    one, two = config.virtual_servers
+    assert (one.name, one.fwmark, one.port, one.persistent, one.active) == ("server1", 100, 80, 60, True)
+    assert (one.health_check.send, one.health_check.expect, one.health_check.interval, one.health_check.rise) == (
+        "GET / HTTP/1.0\r\n\r\n", "HTTP", 5, 2)
+    assert (two.name, two.active, two.port, two.health_check.check_type, two.health_check.send) == (
+        "server2", False, 21, "send_expect", "\n")
+    assert [rs.name for rs in two.real_servers] == ["Real1", "Real2"]  # the same names as server1's: other blocks
+
+
+def test_a_virtual_server_the_gui_added_but_never_filled_imports_as_an_inactive_draft():
+    config = load("gui_unfilled_virtual.cf")
+    www, draft = config.virtual_servers
+    assert (draft.name, draft.address, draft.active, draft.real_servers) == ("server_name", "0.0.0.0", False, [])
+    assert [(rs.name, rs.address, rs.admin_state) for rs in www.real_servers] == [
+        ("web1", "192.0.2.11", "enabled"), ("unnamed", "0.0.0.0", "disabled")]
+
+
+def test_a_duplicate_key_names_both_lines_and_the_later_value_wins():
+    config = load("duplicate_keys.cf")
+    [vs] = config.virtual_servers
+    assert (config.cluster.service, vs.health_check.interval, vs.real_servers[0].weight) == ("lvs", 3, 5)
+    _, warnings = parse_lvscf("service = lvs\nservice = fos\n", "x.cf")
+    assert warnings == ["x.cf:2: duplicate key 'service' (first set on line 1): the later value, on line 2, is used, as Piranha did"]
+    assert parse_lvscf("service = lvs\nservice = fos\n")[0].cluster.service == "fos"
+
+
+def test_pmask_without_persistence_is_dropped_with_a_warning():
+    [vs] = load("pmask_without_persistence.cf").virtual_servers
+    assert (vs.persistent, vs.pmask) == (0, "")
+
+
+def test_blocks_without_an_address_are_skipped_and_the_rest_imports():
+    [web] = load("no_address.cf").virtual_servers
+    assert (web.name, [rs.name for rs in web.real_servers]) == ("web", ["w1"])
+
+
+def test_every_piranha_only_key_is_read_and_reported_and_lbadmins_own_keep_piranhas_meaning():
+    config = load("piranha_only_keys.cf")
+    c, r = config.cluster, config.redundancy
+    assert (r.monitor_links, c.rsh_command, c.hard_shutdown, r.syncd_iface, r.syncd_id) == (True, "ssh", True, "eth1", 3)
+    assert (c.tcp_timeout, c.tcpfin_timeout, c.udp_timeout) == (900, 120, 300)
+
+
+def test_failover_blocks_are_skipped_whatever_their_values_and_service_fos_is_explained():
+    text = ("service = fos\nfailover ftp {\n timeout = 0\n start_cmd = /etc/init.d/vsftpd start\n"
+            " server a {\n  weight = x\n }\n}\nvirtual web {\n address = 192.0.2.1\n}\n")
+    config, warnings = parse_lvscf(text, "f.cf")
+    assert [vs.name for vs in config.virtual_servers] == ["web"]
+    assert warnings[0].startswith("f.cf:1: service = fos: Piranha ran the failover blocks")
+    assert warnings[1].startswith("f.cf:2: failover 'ftp' skipped: lbadmin has no failover services")
+
+
+def test_names_lbadmin_cannot_hold_are_renamed_and_copies_get_a_number():
+    config = load("odd_names.cf")
+    assert [vs.name for vs in config.virtual_servers] == ["web-site", "web-site-2"]
+    assert [rs.name for rs in config.virtual_servers[0].real_servers] == ["w1", "w1-2"]
+
+
+def test_host_names_resolve_once_with_a_resolver_and_are_refused_without_one():
+    config = load("fqdn_names.cf")
+    assert (config.cluster.primary, config.redundancy.backup) == ("192.0.2.5", "192.0.2.6")
+    [vs] = config.virtual_servers
+    assert (vs.name, vs.address, [rs.address for rs in vs.real_servers]) == ("www.example.com", "192.0.2.80", ["192.0.2.11", "192.0.2.12"])
+    with pytest.raises(LvsCfError, match=r"^lvs\.cf:1: primary: 'lvs1\.example\.com' is not a valid IP address$"):
+        parse_lvscf("primary = lvs1.example.com\n")
+    looked_up = []
+
+    def counting(name):
+        looked_up.append(name)
+        return "192.0.2.9"
+    parse_lvscf("primary = a.example\nbackup = a.example\n", resolve=counting)
+    assert looked_up == ["a.example"]
+
+
+def test_real_file_habits_read_the_same_as_the_plain_file():
+    plain = load("direct_routing.cf")
+    assert plain.virtual_servers
+    for name in ("crlf.cf", "tabs.cf", "nbsp.cf", "braces.cf", "unindented.cf", "comments_after_values.cf", "bom.cf"):
+        config = load(name)
+        assert config.virtual_servers[0].address.startswith("192.0.2."), name
+    assert load("nbsp.cf").virtual_servers[0].device == "eth0:1"  # the no-break space separated address and device
+    quoted, bare, expect_only = load("empty_send_expect.cf").virtual_servers
+    assert (quoted.health_check.check_type, bare.health_check.check_type) == ("tcp", "tcp")
+    assert (expect_only.health_check.check_type, expect_only.health_check.expect) == ("send_expect", "220")
+    ports = {vs.name: (vs.port, [rs.port for rs in vs.real_servers]) for vs in load("service_names.cf").virtual_servers}
+    assert ports == {"web": (80, [8080]), "secure": (443, [None]), "mail": (25, [25])}
+
+
+def test_a_no_break_space_inside_quotes_stays_part_of_the_string():
+    text = 'virtual v {\n address = 192.0.2.1\n expect = "a\u00a0b"\n}\n'
+    config, warnings = parse_lvscf(text)
+    assert (config.virtual_servers[0].health_check.expect, warnings) == ("a\u00a0b", [])
+
+
+def test_without_timeout_and_reentry_it_uses_what_piranhas_parser_gave():
+    [vs] = parse_lvscf("virtual v {\n address = 192.0.2.1\n}\n")[0].virtual_servers
+    assert (vs.health_check.interval, vs.health_check.rise) == (10, 18)  # lvsInitVirtualServer: 10 s, 180 s
+
+
+# --- bad input never gives anything but LvsCfError ---------------------------------------
+
+_PIECES = ["virtual", "server", "failover", "{", "}", "=", "#", '"', "'", "\\", "\u00a0", "\r", "\n", "\t", " ",
+           "address", "192.0.2.1", "0.0.0.0", "eth0:1", "a.example", "[", "]", "dirs", "port", "http", "pmask",
+           "255.255.255.0", "persistent", "primary", "service", "lvs", "fos", "weight", "timeout", "0", "1"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=3), max_size=40), st.booleans())
+def test_any_text_either_imports_or_is_refused_with_its_line(pieces, resolves):
+    def resolve(name):
+        if resolves:
+            return "192.0.2.7"
+        raise OSError("no such host")
+    try:
+        config, warnings = parse_lvscf("".join(pieces), "fuzz.cf", resolve=resolve)
+    except LvsCfError as exc:
+        assert re.match(r"fuzz\.cf:\d+: ", str(exc))
+    else:
+        assert all(re.match(r"fuzz\.cf:\d+: ", w) for w in warnings)
+        assert parse_lvscf(render_lvscf(config, skip_unsupported=True))[0].virtual_servers == config.virtual_servers
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(GOOD), st.data())
+def test_a_corpus_file_with_a_line_mangled_imports_or_is_refused_with_its_line(path, data):
+    lines = read_text(path).split("\n")
+    index = data.draw(st.integers(0, len(lines) - 1))
+    lines[index] = data.draw(st.sampled_from(["", "}", "{", lines[index] + " extra", lines[index].replace(" ", "\u00a0"),
+                                              lines[index].replace("=", ""), lines[index] + ' "', "virtual x"]))
+    try:
+        parse_lvscf("\n".join(lines), "m.cf", resolve=resolve_corpus_host)
+    except LvsCfError as exc:
+        assert str(exc).startswith("m.cf:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import socket
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -46,6 +47,15 @@ def decode(data: bytes, path: str) -> str:
         raise SourceError(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
 
 
+def resolve_host(name: str) -> str:
+    """An lvs.cf host name's IPv4 address, looked up once at import (Piranha looked it up
+    at each start); OSError when it has none."""
+    infos = socket.getaddrinfo(name, None, socket.AF_INET, socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(f"no IPv4 address for {name}")
+    return str(infos[0][4][0])
+
+
 def include_files(pattern: str, including: str) -> list[tuple[str, str]]:
     """keepalived's `include`, from the files on this machine: the pattern relative to the
     including file's directory, globbed and sorted as keepalived does (directories skipped);
@@ -75,7 +85,7 @@ def parse_source(kind: str, text: str, path: str, *, loader: Loader | None = Non
     on disk); None for an upload, whose includes are warnings."""
     try:
         if kind == LVSCF:
-            config, warnings = parse_lvscf(text, path)
+            config, warnings = parse_lvscf(text, path, resolve=resolve_host)
             return Source(keep_directors(config), warnings, True)
         if kind == KEEPALIVED:
             config, report = parse_keepalived(text, path, loader=loader,

@@ -1,9 +1,23 @@
 """Piranha's /etc/sysconfig/ha/lvs.cf: read all of it, write what Piranha accepts.
 
-Reading is all or nothing: the first unknown key, bad value, duplicate name or stray
-brace raises LvsCfError("PATH:LINE: what is wrong"), because an import that silently
-drops part of a load balancer is worse than one that stops. The only things read but
-not kept are reported as warnings (load_monitor other than none).
+Reading takes every key and block that Piranha's own parser (lvsconfig.c) takes, and
+gives two kinds of findings, each "PATH:LINE: message":
+
+- errors (LvsCfError, the first one found) refuse the whole file: a key Piranha does not
+  know, a value neither Piranha nor lbadmin can read, a stray brace. An import that
+  silently drops part of a load balancer is worse than one that stops.
+- warnings (returned with the configuration) say what lbadmin did with something Piranha
+  accepts and lbadmin cannot hold as written: a key lbadmin has no use for (ignored, with
+  Piranha's meaning), a duplicate key (the later line wins, as in Piranha), pmask without
+  persistence (ignored, as lvsd did), a virtual or real server with no address line
+  (skipped: lbadmin has no row without an address; the GUI's "added but never filled in"
+  has 0.0.0.0 and active = 0, and imports as written, an inactive draft), a failover block
+  (skipped: lbadmin has no failover services), a
+  name lbadmin cannot hold (renamed), a host name (resolved once, when a resolver is
+  given), a no-break space pasted from a web page (read as a space).
+
+Where Piranha's parser and its GUI disagree, the parser wins, since it is what ran: a
+virtual server without timeout / reentry was checked every 10 s with reentry 180 s.
 
 lvs.cf has no place for a real server's check_address / check_port, a health check's
 slow_start or a virtual server's directors: lvscf_report() lists them when set, and
@@ -34,9 +48,10 @@ from .config import (
     config_problems,
 )
 
-# Piranha's GUI defaults, used when a virtual server omits the key.
-DEFAULT_TIMEOUT = 6
-DEFAULT_REENTRY = 15
+# What Piranha's parser gives a virtual server that omits the key (lvsInitVirtualServer;
+# the GUI writes 6 and 15 explicitly, but a hand-written file ran with these).
+DEFAULT_TIMEOUT = 10
+DEFAULT_REENTRY = 180
 
 # When /etc/services is missing (minimal containers) these still resolve.
 WELL_KNOWN_PORTS = {
@@ -51,8 +66,10 @@ WELL_KNOWN_PORTS = {
 LVSCF_PROTOCOLS = tuple(p for p in v.PROTOCOLS if p != "sctp")
 
 _BLANK = "[ \t\r\f\v]"
-_BLOCK_RE = re.compile(rf"(virtual|server){_BLANK}+([^ \t\r\f\v{{]+){_BLANK}*(\{{)?")
+_BLOCK_RE = re.compile(rf"(virtual|failover|server){_BLANK}+([^ \t\r\f\v{{]+){_BLANK}*(\{{)?")
 _KEY_RE = re.compile(rf"([A-Za-z_][A-Za-z0-9_]*){_BLANK}*={_BLANK}*(.*)", re.DOTALL)
+# Unicode spaces other than the plain one (the no-break space a web page pastes, ...).
+_ODD_SPACES = re.compile("[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -105,6 +122,34 @@ def _strip_comment(line: str) -> str:
             return line[:i]
         i += 1
     return line
+
+
+def _plain_spaces(line: str) -> tuple[str, str]:
+    """The line with every Unicode space outside quotes made a plain one, and the first
+    such space ("" if none). Inside quotes a string keeps what it holds."""
+    if not _ODD_SPACES.search(line):
+        return line, ""
+    out, first, quote, i = [], "", None, 0
+    while i < len(line):
+        c = line[i]
+        if quote:
+            if c == "\\" and i + 1 < len(line):
+                out.append(line[i:i + 2])
+                i += 2
+                continue
+            if c == quote:
+                quote = None
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            out.append(line[i:])
+            break
+        elif _ODD_SPACES.fullmatch(c):
+            first = first or c
+            c = " "
+        out.append(c)
+        i += 1
+    return "".join(out), first
 
 
 def _words(raw: str) -> list[tuple[str, bool]]:
@@ -164,9 +209,25 @@ def _string(raw: str) -> str:
 
 # --- value converters: raw text after '=' -> python value ------------------------------
 
+# A host name as Piranha's getHostname() took it (it resolved names at start-up).
+_HOST_NAME_RE = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9][A-Za-z0-9-]{0,62})*\.?")
+
+
+class _HostName(ValueError):
+    """An address written as a host name: the parser resolves it, or refuses it."""
+
+    def __init__(self, name: str, message: str):
+        self.name = name
+        super().__init__(message)
+
 
 def _ipv4(text: str) -> str:
-    address = v.validate_ip(text)
+    try:
+        address = v.validate_ip(text)
+    except ValueError as exc:
+        if _HOST_NAME_RE.fullmatch(text) and len(text) <= 253:
+            raise _HostName(text, str(exc)) from None
+        raise
     if v.ip_family(address) != 4:
         raise ValueError(f"{text!r} is an IPv6 address; lvs.cf has no IPv6")
     return address
@@ -211,6 +272,30 @@ def _device(raw: str) -> str:
     return v.validate_device(_one_word(raw)) if words else ""
 
 
+def _any_int(raw: str) -> int:
+    """Piranha's getNum(): any whole number (monitor_links is on when not 0)."""
+    return v.validate_int(_one_word(raw))
+
+
+def _port(raw: str) -> int:
+    return service_port(_one_word(raw))
+
+
+def _rsh_command(raw: str) -> str:
+    """Piranha ran whatever rsh_command named (for the uptime load monitor only)."""
+    words = _words(raw)
+    program = words[0][0].rsplit("/", 1)[-1] if words else ""
+    return program if program in v.RSH_COMMANDS else raw.strip()
+
+
+def _list(raw: str) -> list[str]:
+    """`dirs = [ a b ]`, Piranha's only list."""
+    words = [w for w, _ in _words(raw)]
+    if len(words) < 2 or words[0] != "[" or words[-1] != "]":
+        raise ValueError("expected a list such as [ /var/www /etc/httpd ]")
+    return words[1:-1]
+
+
 # Global keys: lvs.cf key -> (section, field, converter)
 GLOBAL_KEYS: dict[str, tuple[str, str, Callable]] = {
     "serial_no": ("cluster", "serial_no", _int(v.validate_serial_no)),
@@ -224,7 +309,7 @@ GLOBAL_KEYS: dict[str, tuple[str, str, Callable]] = {
     "tcpfin_timeout": ("cluster", "tcpfin_timeout", _int(v.validate_ipvs_timeout)),
     "udp_timeout": ("cluster", "udp_timeout", _int(v.validate_ipvs_timeout)),
     "debug_level": ("cluster", "debug_level", _one_word),
-    "rsh_command": ("cluster", "rsh_command", _choice(v.RSH_COMMANDS, "remote shell")),
+    "rsh_command": ("cluster", "rsh_command", _rsh_command),
     "hard_shutdown": ("cluster", "hard_shutdown", _bool),
     "active_cmd": ("cluster", "active_cmd", _string),
     "inactive_cmd": ("cluster", "inactive_cmd", _string),
@@ -233,27 +318,52 @@ GLOBAL_KEYS: dict[str, tuple[str, str, Callable]] = {
     "backup": ("redundancy", "backup", _optional_ipv4),
     "backup_private": ("redundancy", "backup_private", _optional_ipv4),
     "heartbeat": ("redundancy", "heartbeat", _bool),
-    "heartbeat_port": ("redundancy", "heartbeat_port", _int(v.validate_port)),
+    "heartbeat_port": ("redundancy", "heartbeat_port", _port),
     "keepalive": ("redundancy", "keepalive", _int(v.validate_heartbeat_seconds)),
     "deadtime": ("redundancy", "deadtime", _int(v.validate_heartbeat_seconds)),
-    "monitor_links": ("redundancy", "monitor_links", _bool),
+    "monitor_links": ("redundancy", "monitor_links", _any_int),
     "syncdaemon": ("redundancy", "syncdaemon", _bool),
     "syncd_iface": ("redundancy", "syncd_iface", _device),
     "syncd_id": ("redundancy", "syncd_id", _int(v.validate_syncd_id)),
 }
+
+# Keys Piranha's parser takes and lbadmin has no place for: key -> (converter, why).
+# The value is still read (a value Piranha refused is refused), then left out.
+IGNORED_GLOBAL_KEYS: dict[str, tuple[Callable, str]] = {
+    "primary_shared": (_one_word, "the primary's shared SCSI disk for failover services; lbadmin has no failover "
+                                  "services and reserves no disk"),
+    "backup_shared": (_one_word, "the backup's shared SCSI disk for failover services; lbadmin has no failover "
+                                 "services and reserves no disk"),
+    "reservation_conflict_action": (_choice(("nothing", "preempt"), "reservation conflict action"),
+                                    "what pulse did on a SCSI reservation conflict; lbadmin reserves no disk"),
+    "sync": (_bool, "Piranha read it and never used it"),
+}
+IGNORED_VIRTUAL_KEYS: dict[str, tuple[Callable, str]] = {
+    "client_monitor": (_string, "the health checker program (nanny); lbadmin runs its own checks"),
+    "master": (_one_word, "Piranha read it and never used it"),
+    "dirs": (_list, "Piranha read it and never used it"),
+    "start_cmd": (_string, "used only in failover blocks"),
+    "stop_cmd": (_string, "used only in failover blocks"),
+}
+# Host names looked up per file at most: each may wait for DNS (an upload is a web request).
+MAX_HOST_NAMES = 50
+# Addresses Piranha resolved when written as a host name (getHostname); the others
+# (sorry_server, netmasks) it read with inet_aton, numbers only.
+HOST_KEYS = {"primary", "primary_private", "backup", "backup_private", "nat_router", "address"}
 
 # Virtual keys: lvs.cf key -> converter. Health-check keys are gathered separately.
 VIRTUAL_KEYS: dict[str, Callable] = {
     "address": _address_and_device,
     "vip_nmask": _netmask4,
     "active": _bool,
-    "port": lambda raw: service_port(_one_word(raw)),
+    "port": _port,
     "protocol": _choice(LVSCF_PROTOCOLS, "protocol"),
     "fwmark": _int(v.validate_fwmark),
     "scheduler": _choice(v.SCHEDULERS, "scheduler"),
     "persistent": _int(v.validate_persistence),
     "pmask": _netmask4,
-    "load_monitor": _choice(v.LOAD_MONITORS, "load monitor"),
+    # Piranha passed any program name to nanny -U; lbadmin has none (a warning says so).
+    "load_monitor": _one_word,
     "quiesce_server": _bool,
     "sorry_server": _optional_ipv4,
     # health check
@@ -270,8 +380,25 @@ SERVER_KEYS: dict[str, Callable] = {
     "address": lambda raw: _ipv4(_one_word(raw)),
     "active": _bool,
     "weight": lambda raw: v.validate_weight(_one_word(raw)),
-    "port": lambda raw: service_port(_one_word(raw)),
+    "port": _port,
 }
+
+
+def _usable_name(name: str) -> str:
+    """A name lbadmin can hold, as close to `name` as possible ("[server_name]" -> "server_name")."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+    cleaned = re.sub(r"^[^A-Za-z0-9]+", "", cleaned).rstrip("-")[:64]
+    return cleaned or "unnamed"
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    for n in range(2, 10_000):
+        candidate = f"{name[:60]}-{n}"
+        if candidate not in taken:
+            return candidate
+    raise ValueError(f"too many blocks named {name!r}")
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -279,31 +406,46 @@ SERVER_KEYS: dict[str, Callable] = {
 
 @dataclass
 class _Block:
-    kind: str  # "virtual" or "server"
+    kind: str  # "virtual", "failover" or "server"
     name: str
     line: int
     values: dict = field(default_factory=dict)
     key_lines: dict = field(default_factory=dict)
     servers: list = field(default_factory=list)
     opened: bool = False
+    skipped: bool = False  # a failover block and its servers: keys checked, values not read
 
 
 class _Parser:
-    def __init__(self, text: str, path: str):
-        self.text, self.path = text, path
+    def __init__(self, text: str, path: str, resolve: Callable[[str], str] | None):
+        self.text, self.path, self.resolve = text, path, resolve
         self.config = Config(cluster=ClusterConfig(), redundancy=RedundancyConfig())
-        self.warnings: list[str] = []
+        self.findings: list[tuple[int, str]] = []  # warnings: (line, message)
         self.global_lines: dict[str, int] = {}
         self.stack: list[_Block] = []
         self.virtuals: list[_Block] = []
+        self.failovers: list[_Block] = []
+        self.resolved: dict[str, str] = {}  # host name -> address, each looked up once
         # path tuple (as in config.Problem) -> (line, lvs.cf key) for late checks
         self.where: dict[tuple, tuple[int, str]] = {}
 
     def fail(self, line: int, message: str):
         raise LvsCfError(self.path, line, message)
 
+    def warn(self, line: int, message: str) -> None:
+        self.findings.append((line, message))
+
     def run(self) -> tuple[Config, list[str]]:
-        for lineno, raw_line in enumerate(self.text.split("\n"), start=1):
+        text = self.text
+        if text.startswith("\ufeff"):
+            self.warn(1, "a byte order mark (written by some Windows editors) before the first line: ignored")
+            text = text[1:]
+        # Piranha ended a line at CR or LF: CRLF files and old Mac files read alike.
+        for lineno, raw_line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
+            raw_line, odd = _plain_spaces(raw_line)
+            if odd:
+                self.warn(lineno, f"a no-break or other Unicode space (U+{ord(odd):04X}, often pasted from "
+                                  "a web page) read as a plain space")
             line = _strip_comment(raw_line).strip(" \t\r\f\v")
             if line:
                 self.statement(lineno, line)
@@ -311,7 +453,9 @@ class _Parser:
             block = self.stack[-1]
             self.fail(block.line, f"{block.kind} {block.name!r} is never closed (missing '}}')")
         self.build()
-        return self.config, self.warnings
+        # In the file's order (a stable sort: one line's warnings keep theirs).
+        findings = sorted(self.findings, key=lambda finding: finding[0])
+        return self.config, [f"{self.path}:{line}: {message}" for line, message in findings]
 
     def statement(self, lineno: int, line: str) -> None:
         if self.stack and not self.stack[-1].opened:
@@ -323,7 +467,7 @@ class _Parser:
         if line == "}":
             if not self.stack:
                 self.fail(lineno, "unexpected '}' (no block is open)")
-            self.close(self.stack.pop())
+            self.stack.pop()
             return
         if line == "{":
             self.fail(lineno, "unexpected '{'")
@@ -339,48 +483,92 @@ class _Parser:
 
     def open(self, lineno: int, kind: str, name: str, opened: bool) -> None:
         parent = self.stack[-1] if self.stack else None
-        if kind == "virtual" and parent is not None:
-            self.fail(lineno, f"a virtual block cannot be inside {parent.kind} {parent.name!r}")
-        if kind == "server" and (parent is None or parent.kind != "virtual"):
+        if kind in ("virtual", "failover") and parent is not None:
+            self.fail(lineno, f"a {kind} block cannot be inside {parent.kind} {parent.name!r}")
+        if kind == "server" and (parent is None or parent.kind == "server"):
             where = f"{parent.kind} {parent.name!r}" if parent else "the global section"
             self.fail(lineno, f"a server block must be inside a virtual block, not in {where}")
-        try:
-            v.validate_name(name)
-        except ValueError as exc:
-            self.fail(lineno, f"{kind} name: {exc}")
-        siblings = parent.servers if parent else self.virtuals
-        for other in siblings:
-            if other.name == name:
-                scope = f" in virtual {parent.name!r}" if parent else ""
-                self.fail(lineno, f"duplicate {kind} name {name!r}{scope} (first on line {other.line})")
-        block = _Block(kind, name, lineno, opened=opened)
+        if kind == "failover":
+            siblings = self.failovers
+        else:
+            siblings = parent.servers if parent else self.virtuals
+        skipped = kind == "failover" or (parent is not None and parent.skipped)
+        block = _Block(kind, name, lineno, opened=opened, skipped=skipped)
         siblings.append(block)
         self.stack.append(block)
+
+    def usable_name(self, block: _Block, taken: dict[str, int], scope: str) -> str:
+        """Piranha took any name, twice too; lbadmin needs each valid and unique: renamed, with a warning."""
+        try:
+            usable = v.validate_name(block.name)
+        except ValueError:
+            usable = _usable_name(block.name)
+        if usable in taken:
+            renamed = _unique(usable, set(taken))
+            self.warn(block.line, f"a second {block.kind} named {usable!r}{scope} (first on line {taken[usable]}): "
+                                  f"imported as {renamed!r}")
+            usable = renamed
+        elif usable != block.name:
+            self.warn(block.line, f"{block.kind} name {block.name!r} is not one lbadmin can hold (1 to 64 letters, "
+                                  f"digits, '_', '.', '-', starting with a letter or digit): imported as {usable!r}")
+        taken[usable] = block.line
+        return usable
 
     def key_value(self, lineno: int, key: str, raw: str) -> None:
         block = self.stack[-1] if self.stack else None
         if block is None:
-            table, scope, seen = GLOBAL_KEYS, "the global section", self.global_lines
-        elif block.kind == "virtual":
-            table, scope, seen = VIRTUAL_KEYS, f"virtual {block.name!r}", block.key_lines
+            table, ignored, scope, seen = GLOBAL_KEYS, IGNORED_GLOBAL_KEYS, "the global section", self.global_lines
+        elif block.kind == "server":
+            table, ignored, scope, seen = SERVER_KEYS, {}, f"server {block.name!r}", block.key_lines
         else:
-            table, scope, seen = SERVER_KEYS, f"server {block.name!r}", block.key_lines
-        if key not in table:
-            if key in GLOBAL_KEYS or key in VIRTUAL_KEYS or key in SERVER_KEYS:
+            table, ignored, scope, seen = VIRTUAL_KEYS, IGNORED_VIRTUAL_KEYS, f"{block.kind} {block.name!r}", block.key_lines
+        if key not in table and key not in ignored:
+            known = (*GLOBAL_KEYS, *VIRTUAL_KEYS, *SERVER_KEYS, *IGNORED_GLOBAL_KEYS, *IGNORED_VIRTUAL_KEYS)
+            if key in known:
                 self.fail(lineno, f"key {key!r} does not belong in {scope}")
             self.fail(lineno, f"unknown key {key!r}")
         if key in seen:
-            self.fail(lineno, f"duplicate key {key!r} (first set on line {seen[key]})")
+            self.warn(lineno, f"duplicate key {key!r} (first set on line {seen[key]}): the later value, "
+                              f"on line {lineno}, is used, as Piranha did")
         seen[key] = lineno
-        converter = table[key][2] if block is None else table[key]
-        try:
-            value = converter(raw)
-        except ValueError as exc:
-            self.fail(lineno, f"{key}: {exc}")
+        if block is not None and block.skipped:
+            return
+        if key in ignored:
+            converter, why = ignored[key]
+        else:
+            converter = table[key][2] if block is None else table[key]
+        value = self.convert(lineno, key, raw, converter)
+        if key in ignored:
+            self.warn(lineno, f"{key} ignored: {why}")
+            return
         if block is None:
             self.set_global(lineno, key, value)
         else:
             block.values[key] = value
+
+    def convert(self, lineno: int, key: str, raw: str, converter: Callable):
+        try:
+            return converter(raw)
+        except _HostName as host:
+            if key not in HOST_KEYS or self.resolve is None:
+                self.fail(lineno, f"{key}: {host}")
+            address = self.resolved.get(host.name)
+            if address is None:
+                if len(self.resolved) >= MAX_HOST_NAMES:
+                    self.fail(lineno, f"{key}: more than {MAX_HOST_NAMES} host names; write addresses")
+                try:
+                    address = v.validate_ip(self.resolve(host.name))
+                except (OSError, ValueError, UnicodeError) as exc:
+                    self.fail(lineno, f"{key}: host name {host.name!r} does not resolve to an IPv4 address ({exc})")
+                self.resolved[host.name] = address
+            self.warn(lineno, f"{key}: host name {host.name!r} resolved to {address}; lbadmin keeps the address "
+                              "(Piranha looked the name up at each start)")
+            try:
+                return converter(raw.replace(host.name, address, 1))
+            except ValueError as exc:
+                self.fail(lineno, f"{key}: {exc}")
+        except ValueError as exc:
+            self.fail(lineno, f"{key}: {exc}")
 
     def set_global(self, lineno: int, key: str, value) -> None:
         section, name, _ = GLOBAL_KEYS[key]
@@ -390,29 +578,50 @@ class _Parser:
             self.where[(section, "nat_router_ip")] = (lineno, key)
             self.where[(section, "nat_router_device")] = (lineno, key)
             return
+        if key == "monitor_links":
+            if value not in (0, 1):
+                self.warn(lineno, f"monitor_links {value} read as 1 (Piranha: any number but 0 is on)")
+            value = value != 0
+        if key == "rsh_command" and value not in v.RSH_COMMANDS:
+            self.warn(lineno, f"rsh_command {value!r} ignored: lbadmin knows ssh and rsh, and uses neither "
+                              "(Piranha ran it only for the uptime load monitor)")
+            return
         setattr(target, name, value)
         self.where[(section, name)] = (lineno, key)
 
-    def close(self, block: _Block) -> None:
-        if "address" not in block.values:
-            self.fail(block.line, f"{block.kind} {block.name!r} has no address")
-
     def build(self) -> None:
-        for vs_index, block in enumerate(self.virtuals):
-            self.config.virtual_servers.append(self.build_virtual(vs_index, block))
+        if self.config.cluster.service == "fos" and self.failovers:
+            line = self.global_lines["service"]
+            self.warn(line, "service = fos: Piranha ran the failover blocks and not the virtual servers; lbadmin "
+                            "has no failover services and imports the virtual servers")
+        for block in self.failovers:
+            self.warn(block.line, f"failover {block.name!r} skipped: lbadmin has no failover services "
+                                  "(Piranha's FOS, start_cmd / stop_cmd); run the service under keepalived or a "
+                                  "cluster manager")
+        names: dict[str, int] = {}  # name -> line, of the virtual servers imported
+        for block in self.virtuals:
+            address = block.values.get("address", ("", ""))[0]
+            if not address:
+                # The GUI's "added but never filled in" has 0.0.0.0 and active = 0: it
+                # imports as written, an inactive draft. Without an address there is no row.
+                self.warn(block.line, f"virtual {block.name!r} skipped: it has no address, and lbadmin cannot "
+                                      "hold a virtual server without one")
+                continue
+            vs_index = len(self.config.virtual_servers)
+            self.config.virtual_servers.append(self.build_virtual(vs_index, block, self.usable_name(block, names, "")))
         problems = config_problems(self.config)
         if problems:
             problem = problems[0]
             line, key = self.locate(problem.path)
             self.fail(line, f"{key}: {problem.message}" if key else problem.message)
 
-    def build_virtual(self, vs_index: int, block: _Block) -> VirtualServerConfig:
+    def build_virtual(self, vs_index: int, block: _Block, name: str) -> VirtualServerConfig:
         values, lines = block.values, block.key_lines
         path = ("virtual_servers", vs_index)
         self.where[path] = (block.line, "")
         self.where[path + ("name",)] = (block.line, "")
         address, device = values["address"]
-        vs = VirtualServerConfig(name=block.name, address=address, device=device)
+        vs = VirtualServerConfig(name=name, address=address, device=device)
         for key in ("vip_nmask", "active", "port", "protocol", "fwmark", "scheduler",
                     "persistent", "pmask", "quiesce_server", "sorry_server"):
             if key in values:
@@ -421,14 +630,23 @@ class _Parser:
             self.where[path + (key,)] = (line, key)
         if "address" in lines:
             self.where[path + ("device",)] = (lines["address"], "address")
+        if vs.pmask and not vs.persistent:
+            self.warn(lines["pmask"], "pmask ignored: the virtual server has no persistence (Piranha ignored it too)")
+            vs.pmask = ""
         monitor = values.get("load_monitor", "none")
         if monitor != "none":
-            self.warnings.append(
-                f"{self.path}:{lines['load_monitor']}: load_monitor {monitor!r} not supported, skipped"
-            )
+            self.warn(lines["load_monitor"], f"load_monitor {monitor!r} not supported, skipped")
         vs.health_check = self.build_check(values, lines, path + ("health_check",))
-        for rs_index, server in enumerate(block.servers):
-            vs.real_servers.append(self.build_server(server, path + ("real_servers", rs_index)))
+        names: dict[str, int] = {}
+        for server in block.servers:
+            address = server.values.get("address", "")
+            if not address:
+                self.warn(server.line, f"server {server.name!r} in virtual {block.name!r} skipped: it has no "
+                                       "address, and lbadmin cannot hold a real server without one")
+                continue
+            rs_path = path + ("real_servers", len(vs.real_servers))
+            rs_name = self.usable_name(server, names, f" in virtual {block.name!r}")
+            vs.real_servers.append(self.build_server(server, rs_path, rs_name))
         return vs
 
     def build_check(self, values: dict, lines: dict, path: tuple) -> HealthCheckConfig:
@@ -462,14 +680,14 @@ class _Parser:
             fall=1,
         )
 
-    def build_server(self, block: _Block, path: tuple) -> RealServerConfig:
+    def build_server(self, block: _Block, path: tuple, name: str) -> RealServerConfig:
         values = block.values
         self.where[path] = (block.line, "")
         self.where[path + ("name",)] = (block.line, "")
         for key, line in block.key_lines.items():
             self.where[path + (key,)] = (line, key)
         return RealServerConfig(
-            name=block.name,
+            name=name,
             address=values["address"],
             port=values.get("port"),
             weight=values.get("weight", 1),
@@ -484,9 +702,15 @@ class _Parser:
         return 1, ""
 
 
-def parse_lvscf(text: str, path: str = "lvs.cf") -> tuple[Config, list[str]]:
-    """Read a whole lvs.cf. Returns (config, warnings); raises LvsCfError."""
-    return _Parser(text, path).run()
+def parse_lvscf(
+    text: str, path: str = "lvs.cf", resolve: Callable[[str], str] | None = None,
+) -> tuple[Config, list[str]]:
+    """Read a whole lvs.cf. Returns (config, warnings); raises LvsCfError.
+
+    `resolve` turns a host name into an IPv4 address (raising OSError or ValueError when
+    it cannot), for the addresses Piranha let be host names; without it they are refused.
+    """
+    return _Parser(text, path, resolve).run()
 
 
 # --- rendering -------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Import Piranha's lvs.cf: `manage.py import_lvscf PATH [--dry-run] [--replace]`.
 
 A file that cannot be imported prints `PATH:LINE: what is wrong` on stderr and exits
-with status 1, with the configuration untouched. The other importers (keepalived.conf,
+with status 1, with the configuration untouched. A warning (what lbadmin did with
+something it could not take as written) prints `warning: PATH:LINE: message` on stderr
+and the import goes on: exit status 0, the last line counting the warnings. The other importers (keepalived.conf,
 JSON restore) share this command's behaviour through ImportCommand.
 """
 import getpass
@@ -89,10 +91,12 @@ class ImportCommand(BaseCommand):
             raise ImportFailed("\n".join(f"{path}: {problem}" for problem in exc.problems)) from None
         for change in plan.changes:
             self.stdout.write(str(change))
+        count = len(source.warnings)
+        warned = f" ({count} warning{'s' if count != 1 else ''} on stderr)" if count else ""
         if dry_run:
-            self.stdout.write(f"dry run: {plan.summary_line()} would be made; nothing changed")
+            self.stdout.write(f"dry run: {plan.summary_line()} would be made; nothing changed{warned}")
         else:
-            self.stdout.write(f"{path}: {plan.summary_line()}")
+            self.stdout.write(f"{path}: {plan.summary_line()}{warned}")
 
 
 class Command(ImportCommand):
