@@ -281,7 +281,8 @@ def test_it_refuses_text_after_a_closing_quote():
 
 
 def test_it_quotes_strings_so_they_read_back_exactly():
-    for value in ['', 'plain', 'tab\there', 'cr\r\nlf', 'quote"d', 'back\\slash', 'end\\', '\\n literal', "it's"]:
+    for value in ['', 'plain', 'tab\there', 'cr\r\nlf', 'quote"d', 'back\\slash', 'end\\', '\\n literal', "it's",
+                  'a backslash before a CR \\\r', 'and before a tab \\\t']:
         text = f"virtual v {{\n address = 192.0.2.1\n send = {quote(value)}\n}}\n"
         assert parse_lvscf(text)[0].virtual_servers[0].health_check.send == value
 

@@ -724,8 +724,9 @@ def quote(value: str) -> str:
     for i, c in enumerate(value):
         if c == "\\":
             nxt = value[i + 1] if i + 1 < len(value) else ""
-            # Only a backslash that would be read as an escape needs doubling.
-            out.append("\\\\" if nxt in _ESCAPES or nxt == "" else "\\")
+            # Only a backslash that would be read as an escape needs doubling: one before an
+            # escape letter, before a character written as an escape (a CR becomes \r), or last.
+            out.append("\\\\" if nxt in _ESCAPES or nxt in "\n\r\t" else "\\")
         elif c == '"':
             out.append('\\"')
         elif c == "\n":
