@@ -29,3 +29,10 @@ document.addEventListener("submit", function (event) {
   var form = event.target.closest("form[data-confirm]");
   if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
 }, true);
+
+// Buttons only a page without JavaScript needs (data-without-js: SHOW ITS FIELDS, where
+// HTMX swaps the fields on change) are removed, so Enter in a field still means ACCEPT.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.htmx) return;
+  document.querySelectorAll("[data-without-js]").forEach(function (el) { el.remove(); });
+});

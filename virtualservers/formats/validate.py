@@ -26,6 +26,7 @@ from .choices import (
     RSH_COMMAND_CHOICES,
     SCHEDULER_CHOICES,
     SERVICE_CHOICES,
+    check_type_fields,
     values,
 )
 
@@ -430,8 +431,10 @@ def health_check_problems(hc) -> dict[str, str]:
     if hc.check_type == "dns" and not hc.dns_name:
         problems["dns_name"] = "a DNS check needs the name to query"
     if hc.use_regex:
-        # '*' is "any reply" for expect, never a pattern (monitoring.checks.matching).
-        for name in ("expect", "http_body", "dns_expect"):
+        # '*' is "any reply" for expect, never a pattern (monitoring.checks.matching). Only
+        # the fields this type reads: a pattern kept from another type is not one.
+        read = check_type_fields(hc.check_type)
+        for name in (n for n in ("expect", "http_body", "dns_expect") if n in read):
             value = getattr(hc, name)
             if value and not (name == "expect" and value == "*"):
                 try:
