@@ -31,11 +31,11 @@ def test_an_operator_flow_in_the_browser(live_server, page, make_user, tmp_path)
     for name, address in (("CAS1", "192.0.2.21"), ("CAS2", "192.0.2.22")):
         page.goto(f"{live_server.url}/virtual/{vs.pk}/real/add/")
         fill_form(page, {"name": name, "address": address, "weight": "1"})
+        assert page.locator("[name=active]").is_checked()  # new real servers are active unless unticked
         page.click("text=ACCEPT")
         page.wait_for_url("**/real/")
     cas1, cas2 = RealServer.objects.order_by("name")
     for rs in (cas1, cas2):
-        page.locator(f"#rs-{rs.pk} button.toggle").click()
         page.locator(f"#rs-{rs.pk} .badge.enabled").wait_for()
 
     # Mark the page: a full reload would lose this property.

@@ -28,6 +28,21 @@ class RealServerForm(forms.ModelForm):
         # and look for duplicates within this virtual server.
         self.instance.virtual_server = virtual_server
         self.fields["port"].widget.attrs["placeholder"] = str(virtual_server.port)
+        if self.instance.pk is None:
+            # A new real server takes traffic unless the operator says otherwise, as in
+            # Piranha (active = 1); later the list's ACTIVATE / DEACTIVATE / DRAIN say it.
+            self.fields["active"] = forms.BooleanField(
+                required=False, initial=True, label="Active",
+                help_text="Ticked: in the IPVS table as soon as its check passes (lvs.cf active = 1). "
+                          "Unticked: added inactive, to ACTIVATE from the list later.")
+            self.order_fields(["name", "address", "port", "weight", "active"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if "active" in self.fields:
+            states = RealServer.AdminState
+            self.instance.admin_state = states.ENABLED if cleaned.get("active") else states.DISABLED
+        return cleaned
 
 
 # What each field of the check is called in the formats lbadmin reads and writes, where
