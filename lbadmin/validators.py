@@ -104,10 +104,22 @@ def family_of(value: str) -> int:
     return ip(value).version
 
 
-def host(value: str) -> str:
+def family_if_valid(value) -> int | None:
+    """4 or 6 for a usable address, None for an invalid or IPv4-mapped one: for rules
+    across fields, which leave such an address to its field's own message."""
     try:
-        ip(value)
-        return value
+        return family_of(value) if value else None
+    except ValueError:
+        return None
+
+
+def host(value: str) -> str:
+    """An IP address (returned in its canonical form) or a host name."""
+    problem = rules.ipv4_mapped_problem(value)
+    if problem:
+        raise ValueError(_sentence(problem))
+    try:
+        return str(ip(value))
     except ValueError:
         pass
     if not HOSTNAME_RE.match(value):
