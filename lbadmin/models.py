@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from lbadmin import audit_chain
+from lbadmin import audit_chain, textdiff
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
 from virtualservers.formats import validate as rules
@@ -491,3 +491,13 @@ class AuditEntry(models.Model):
         after = self.after or {}
         keys = sorted({*before.keys(), *after.keys()})
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+    def differences(self) -> list[textdiff.Difference]:
+        """changes(), with a value of several lines (an IPVS table) as removed and added lines.
+        A drift entry recorded before the two tables shared one key ("kernel" before,
+        "desired" after) is shown as one difference as well."""
+        changes = self.changes()
+        names = [name for name, _, _ in changes]
+        if self.action == "drift" and names == ["desired", "kernel"]:
+            changes = [("table", (self.before or {}).get("kernel"), (self.after or {}).get("desired"))]
+        return textdiff.differences(changes)

@@ -92,8 +92,16 @@ def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *arg
         errors.setdefault(field, _sentence(str(exc)))
 
 
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+def sentence(message: str) -> str:
+    """A message as a sentence: a capital first letter and a full stop (unless it ends
+    with one, or a question or exclamation mark), so that two of them never run together."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
+
+
+_sentence = sentence
 
 
 def ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:

@@ -143,7 +143,7 @@ def test_a_hand_made_change_is_found_recorded_and_repaired_or_reported(director,
     outcome = reconcile_director(director.pk, trigger="sweep")
     assert outcome.run.drift is True
     entry = AuditEntry.objects.filter(action="drift").latest("id")
-    assert entry.username == "reconciler" and any(RS1.ipv4 in line for line in entry.after["desired"])
+    assert entry.username == "reconciler" and any(RS1.ipv4 in line for line in entry.after["table"])
     kernel = clean_lab_vm.ipvsadm_save()
     director.refresh_from_db()
     if policy == "repair":
