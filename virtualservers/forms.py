@@ -52,8 +52,8 @@ CHECK_FIELD_MAPPING = {
     "check_type": "lvs.cf knows TCP connect, send/expect and a sending program (other types export as a TCP "
                   "connect); keepalived: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, DNS_CHECK, UDP_CHECK, "
                   "PING_CHECK (None: no checker).",
-    "interval": "Seconds from one check to the next. Piranha's timeout: lvs.cf `timeout = 30` is interval 30 "
-                "(and timeout 30) here, and the lvs.cf export writes the interval as `timeout`. keepalived: "
+    "interval": "Seconds from one check to the next. Piranha's timeout: lvs.cf timeout = 30 is interval 30 "
+                "(and timeout 30) here, and the lvs.cf export writes the interval as timeout. keepalived: "
                 "delay_loop and delay_before_retry.",
     "timeout": "Seconds one check may take before it counts as failed. Not Piranha's timeout (that is the "
                "interval): lvs.cf has no place for it. keepalived: connect_timeout (misc_timeout for a program).",
@@ -61,7 +61,7 @@ CHECK_FIELD_MAPPING = {
             "keepalived: none (a server comes back on its first success).",
     "fall": "Failures in a row before a server is taken out. lvs.cf: none (nanny took a server out at the "
             "first failure); keepalived: retry = fall − 1.",
-    "initial_state": "What a server is before its first checks. keepalived: Down is `alpha`; lvs.cf: none "
+    "initial_state": "What a server is before its first checks. keepalived: Down is alpha; lvs.cf: none "
                      "(nanny started every server up).",
     "slow_start": "Ramp back to full weight over this time (ipvsadm -e raises the weight); 0 = at once. "
                   "Not in lvs.cf or keepalived.",
@@ -86,6 +86,10 @@ CHECK_FIELD_MAPPING = {
 }
 
 
+# What "treat ... as a regular expression" applies to, for the types where it is not expect.
+REGEX_OF = {"http": "body contains", "https": "body contains", "dns": "DNS expect"}
+
+
 class HealthCheckForm(forms.ModelForm):
     """The check type, the fields that type reads and the timing: nothing else.
 
@@ -108,6 +112,8 @@ class HealthCheckForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.check_type = self._chosen_type()
         shown = {"check_type", *CHECK_TIMING_FIELDS, *check_type_fields(self.check_type)}
+        if "use_regex" in self.fields and self.check_type in REGEX_OF:
+            self.fields["use_regex"].label = f"treat {REGEX_OF[self.check_type]} as a regular expression"
         self.kept: dict[str, object] = {}
         self.kept_labels: dict[str, str] = {}
         for name in [n for n in self.fields if n not in shown]:
