@@ -89,7 +89,7 @@ def status(name: str) -> int:
     if description is not None:
         print(json.dumps(description, indent=2))
         return 0
-    print(f"lab: {name} is not up", file=sys.stderr)
+    print(f"lab: {state.not_up_reason(name)}", file=sys.stderr)
     return 1
 
 

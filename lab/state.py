@@ -80,13 +80,45 @@ def process_runs(pid: int | None, started: str | None) -> bool:
 
 
 def read(name: str) -> dict[str, Any] | None:
-    """The description of the VM `name` if the process that published it still runs."""
+    """The description of the VM `name` if it runs: the process that published it and
+    its QEMU both still alive (a killed QEMU under a live `up` is not a VM that is up)."""
     path = layout.state_path(name)
     try:
         description = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return description if process_runs(description.get("pid"), description.get("pid_start_time")) else None
+    alive = process_runs(description.get("pid"), description.get("pid_start_time")) and \
+        process_runs(description.get("qemu_pid"), description.get("qemu_start_time"))
+    return description if alive else None
+
+
+def running() -> list[dict[str, Any]]:
+    """The descriptions of every lab VM up in this lab directory."""
+    found = []
+    for path in sorted(layout.LAB_DIR.glob("*.up.json")):
+        description = read(path.name.removesuffix(".up.json"))
+        if description is not None:
+            found.append(description)
+    return found
+
+
+def not_up_reason(name: str) -> str:
+    """Why `name` is not up, truthfully: where it was looked for, what is up instead."""
+    others = [d["name"] for d in running() if d.get("name") != name]
+    words = f"{name} is not up in {layout.LAB_DIR}"
+    if others:
+        words += f"; up there: {', '.join(others)} (--name)"
+    else:
+        words += " (LBADMIN_LAB_DIR names another lab directory; a VM a test session boots is not published)"
+    return words
+
+
+def ssh_argv(description: dict[str, Any], command: list[str] | None = None) -> list[str]:
+    """The published OpenSSH command line (the guest's host key pinned), running `command`
+    in the guest: its words joined with shlex.quote, so the guest's shell sees each one
+    as given and interprets none."""
+    argv = list(description["ssh_command"])
+    return argv + [shlex.join(command)] if command else argv
 
 
 def refuse_if_up(name: str) -> None:

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect, render
 
+from .http import page_or_partial
+
 from . import audit
 
 STALE = ("Nothing was saved: someone else saved this while you were editing. What is saved now is shown "
@@ -90,3 +92,14 @@ def edit_page(request, *, form_class, instance, template: str, context: dict | N
         form = form_class(instance=instance, **form_kwargs)
     return render(request, template, {"form": form, "object": instance, "version": version, "newer": newer,
                                       **(context or {})})
+
+
+def redisplay_page(request, form, *, instance, template: str, partial: str, context: dict | None = None):
+    """A form drawn again without saving (another choice changes which fields it shows): the
+    page, or for HTMX the partial. A redrawn post keeps the version the form was first
+    shown with, so a save from it is still refused if someone saved in between."""
+    before = audit.snapshot(instance) if instance.pk else None
+    version = request.POST.get("_version") if request.method == "POST" else None
+    context = {"form": form, "object": instance, "newer": [], **(context or {}),
+               "version": version if version is not None else version_of(before, list(type(form).base_fields))}
+    return page_or_partial(request, template, partial, context)

@@ -1,6 +1,9 @@
 import ipaddress
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from virtualservers.formats.validate import ipv4_mapped_problem
 
 
 class IPAddressField(models.GenericIPAddressField):
@@ -29,3 +32,11 @@ class IPAddressField(models.GenericIPAddressField):
         # what the audit log snapshots and what is read back all agree.
         value = super().to_python(value)
         return self.get_prep_value(value) if value else value
+
+    def validate(self, value, model_instance):
+        # Every address of the configuration names a host: an IPv4-mapped one is refused
+        # here, for every model, with the importers' words (formats/validate.py).
+        super().validate(value, model_instance)
+        problem = ipv4_mapped_problem(value) if value else None
+        if problem:
+            raise ValidationError(problem[:1].upper() + problem[1:] + ".", code="ipv4_mapped")

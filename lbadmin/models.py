@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from lbadmin import audit_chain
+from lbadmin import audit_chain, textdiff
 from lbadmin import validators as v
 from lbadmin.fields import IPAddressField
 from virtualservers.formats import validate as rules
@@ -90,7 +90,7 @@ class ClusterSettings(SingletonModel):
         v.collect(errors, "serial_no", v.serial_no, self.serial_no)
         v.collect(errors, "nat_router_device", v.device, self.nat_router_device)
         if self.nat_nmask:
-            family = v.family_of(self.nat_router_ip) if self.nat_router_ip else 4
+            family = v.family_if_valid(self.nat_router_ip) or 4
             v.collect(errors, "nat_nmask", v.netmask, self.nat_nmask, family)
         if self.network == Network.NAT and self.nat_router_device and not self.nat_router_ip:
             errors["nat_router_ip"] = "A NAT router device needs the router's IP."
@@ -290,6 +290,8 @@ class Director(models.Model):
         errors = {}
         v.collect(errors, "name", v.name, self.name)
         v.collect(errors, "address", v.host, self.address)
+        if self.address and "address" not in errors:
+            self.address = v.host(self.address)  # an IP address as shown everywhere: 2001:db8::1
         v.collect(errors, "ssh_port", v.port, self.ssh_port)
         if self.priority is not None and not 1 <= self.priority <= 254:
             errors["priority"] = "VRRP priorities are 1 to 254."
@@ -489,3 +491,13 @@ class AuditEntry(models.Model):
         after = self.after or {}
         keys = sorted({*before.keys(), *after.keys()})
         return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+
+    def differences(self) -> list[textdiff.Difference]:
+        """changes(), with a value of several lines (an IPVS table) as removed and added lines.
+        A drift entry recorded before the two tables shared one key ("kernel" before,
+        "desired" after) is shown as one difference as well."""
+        changes = self.changes()
+        names = [name for name, _, _ in changes]
+        if self.action == "drift" and names == ["desired", "kernel"]:
+            changes = [("table", (self.before or {}).get("kernel"), (self.after or {}).get("desired"))]
+        return textdiff.differences(changes)

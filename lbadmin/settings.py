@@ -32,6 +32,7 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True  # HTMX sends the token from the page
 SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+MESSAGE_STORAGE = "lbadmin.messages.SentenceStorage"  # each message a sentence (lbadmin/messages.py)
 # An idle timeout: lbadmin.middleware.IdleSessionMiddleware saves an active session once a
 # minute, and Django expires a session this long after its last save.
 SESSION_COOKIE_AGE = envint("LBADMIN_SESSION_IDLE", "28800")

@@ -92,8 +92,16 @@ def collect(errors: dict, field: str, rule: Callable[..., Any], value: Any, *arg
         errors.setdefault(field, _sentence(str(exc)))
 
 
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+def sentence(message: str) -> str:
+    """A message as a sentence: a capital first letter and a full stop (unless it ends
+    with one, or a question or exclamation mark), so that two of them never run together."""
+    message = message.strip()
+    if not message:
+        return message
+    return message[:1].upper() + message[1:] + ("" if message.endswith((".", "?", "!")) else ".")
+
+
+_sentence = sentence
 
 
 def ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -104,10 +112,22 @@ def family_of(value: str) -> int:
     return ip(value).version
 
 
-def host(value: str) -> str:
+def family_if_valid(value) -> int | None:
+    """4 or 6 for a usable address, None for an invalid or IPv4-mapped one: for rules
+    across fields, which leave such an address to its field's own message."""
     try:
-        ip(value)
-        return value
+        return family_of(value) if value else None
+    except ValueError:
+        return None
+
+
+def host(value: str) -> str:
+    """An IP address (returned in its canonical form) or a host name."""
+    problem = rules.ipv4_mapped_problem(value)
+    if problem:
+        raise ValueError(_sentence(problem))
+    try:
+        return str(ip(value))
     except ValueError:
         pass
     if not HOSTNAME_RE.match(value):

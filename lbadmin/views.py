@@ -172,7 +172,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @role_required(VIEWER)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entry = next(_shown([get_object_or_404(AuditEntry, pk=pk)], request))
-    return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.changes()})
+    return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.differences()})
 
 
 class _Echo:

@@ -43,7 +43,9 @@ def page(browser):
 def fill_form(page, values: dict) -> None:
     """Type each value into the field of that name (a <select> gets the option chosen)."""
     for name, value in values.items():
-        locator = page.locator(f"[name={name}]")
+        # Not a hidden input of that name (a check form keeps other types' values in them):
+        # the visible field, waited for when an HTMX swap is about to bring it.
+        locator = page.locator(f"[name={name}]:not([type=hidden])")
         if locator.evaluate("e => e.tagName") == "SELECT":
             locator.select_option(value)
         else:

@@ -31,11 +31,11 @@ def test_an_operator_flow_in_the_browser(live_server, page, make_user, tmp_path)
     for name, address in (("CAS1", "192.0.2.21"), ("CAS2", "192.0.2.22")):
         page.goto(f"{live_server.url}/virtual/{vs.pk}/real/add/")
         fill_form(page, {"name": name, "address": address, "weight": "1"})
+        assert page.locator("[name=active]").is_checked()  # new real servers are active unless unticked
         page.click("text=ACCEPT")
         page.wait_for_url("**/real/")
     cas1, cas2 = RealServer.objects.order_by("name")
     for rs in (cas1, cas2):
-        page.locator(f"#rs-{rs.pk} button.toggle").click()
         page.locator(f"#rs-{rs.pk} .badge.enabled").wait_for()
 
     # Mark the page: a full reload would lose this property.
@@ -86,3 +86,28 @@ def test_a_draining_server_shows_a_live_countdown(live_server, page, make_user):
     assert 100 < first <= 120
     page.wait_for_timeout(2200)
     assert seconds_left() < first
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_form_swaps_in_the_chosen_types_fields(live_server, page, make_user, tmp_path):
+    from tests import factories
+    from tests.browser import login
+    from virtualservers.models import HealthCheck
+    make_user("admin", username="carol")
+    vs = factories.virtual_server()
+    login(page, live_server.url, "carol")
+    page.goto(f"{live_server.url}/virtual/{vs.pk}/check/")
+    assert page.locator(f"[name={'_switch_type'}]").count() == 0  # the no-JS button is gone with JS
+    assert page.locator("[name=http_path]:not([type=hidden])").count() == 0
+    page.evaluate("window.__still_the_same_page = true")
+    fill_form(page, {"check_type": "https", "http_path": "/owa", "http_body": "utlook", "interval": "30"})
+    page.locator("[name=verify_tls]").uncheck()
+    assert page.locator("[name=dns_name]:not([type=hidden])").count() == 0
+    assert page.evaluate("window.__still_the_same_page") is True
+    page.screenshot(path=str(tmp_path / "check-form-https.png"), full_page=True)
+    page.locator("[name=http_body]").press("Enter")  # Enter means ACCEPT, not SHOW ITS FIELDS
+    page.wait_for_load_state()
+    assert "Saved" in page.locator("ul.messages").inner_text()
+    check = HealthCheck.objects.get(virtual_server=vs)
+    assert (check.check_type, check.http_path, check.http_body, check.verify_tls, check.interval) == \
+        ("https", "/owa", "utlook", False, 30)

@@ -39,7 +39,8 @@ def seconds_left(countdown) -> int:
 
 def build_and_operate_a_service(page, base_url: str) -> tuple[VirtualServer, RealServer, RealServer]:
     """Journey 1 through the pages, as a person clicks it: a virtual server, two real
-    servers and an HTTP check; activate them all, deactivate web1, drain web2."""
+    servers (added active, the form's default) and an HTTP check; activate the virtual
+    server, deactivate web1, drain web2."""
     page.goto(base_url + "/virtual/")
     page.click("a.button:text('ADD')")
     fill_form(page, {"name": "web-80", "address": "192.0.2.60", "vip_nmask": "255.255.255.255", "device": "eth0:1",
@@ -81,8 +82,7 @@ def build_and_operate_a_service(page, base_url: str) -> tuple[VirtualServer, Rea
     row.locator(f"a[href$='/virtual/{vs.pk}/real/']").click()
     page.wait_for_url(f"**/virtual/{vs.pk}/real/")
     mark_page(page)
-    for rs in (web1, web2):
-        page.locator(f"#rs-{rs.pk} button.toggle").click()
+    for rs in (web1, web2):  # added active: the form's Active box is ticked unless unticked
         page.locator(f"#rs-{rs.pk} .badge.enabled").wait_for()
     page.locator(f"#rs-{web1.pk} button.toggle").click()  # deactivate
     page.locator(f"#rs-{web1.pk} .badge.disabled").wait_for()

@@ -27,7 +27,8 @@ from virtualservers.formats.config import (
 names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 devices = st.from_regex(r"(eth|bond|ens|seth)[0-9]{1,2}(\.[0-9]{1,3})?(:[0-9]{1,2})?", fullmatch=True)
 ipv4 = st.ip_addresses(v=4).map(str)
-ipv6 = st.ip_addresses(v=6).map(str)
+# Not IPv4-mapped (::ffff:a.b.c.d): an IPv4 host, refused wherever an address is meant.
+ipv6 = st.ip_addresses(v=6).filter(lambda a: a.ipv4_mapped is None).map(str)
 netmask4 = st.integers(0, 32).map(lambda p: str(ipaddress.IPv4Network(f"0.0.0.0/{p}").netmask))
 netmask6 = st.integers(0, 128).map(str)
 ports = st.integers(1, 65535)

@@ -1,7 +1,8 @@
 """`manage.py lab up`, the documented way to try lbadmin against a real IPVS
 kernel: it boots the VM, registers it as a director with its host key
-pinned, prints how to ssh in, publishes the VM so `python -m lab status`
-sees it, and stops the VM on Ctrl-C/SIGTERM."""
+pinned, prints how to ssh in, publishes the VM so `python -m lab status` and
+`manage.py lab status` see it, runs one command in it with `manage.py lab ssh -- CMD`,
+and stops the VM on Ctrl-C/SIGTERM."""
 import json
 import os
 import signal
@@ -45,6 +46,18 @@ def test_lab_up_boots_registers_and_stops(tmp_path, redis_url):
                                 capture_output=True, text=True, timeout=60)
         assert status.returncode == 0, status.stderr
         assert f"-p {json.loads(status.stdout)['ssh_port']} " in ssh_line
+        assert any("python manage.py lab ssh --name labcmd -- ipvsadm -S -n" in line for line in lines)
+        shown = subprocess.run([*manage, "lab", "status", "--name", "labcmd"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0 and json.loads(shown.stdout)["name"] == "labcmd", shown.stderr
+        # one command in the guest, through the pinned host key; its output and exit code
+        ran = subprocess.run([*manage, "lab", "ssh", "--name", "labcmd", "--", "ipvsadm", "-L", "-n"], cwd=ROOT,
+                             env=env, capture_output=True, text=True, timeout=120)
+        assert ran.returncode == 0, ran.stderr
+        assert "IP Virtual Server version" in ran.stdout
+        failed = subprocess.run([*manage, "lab", "ssh", "--name", "labcmd", "--", "sh", "-c", "exit 7"], cwd=ROOT,
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert failed.returncode == 7, failed.stderr
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         rest, _ = proc.communicate(timeout=60)

@@ -49,10 +49,10 @@ def add_virtual_server(client, name, vip, port, persistent, forwarding="direct",
     assert response.status_code == 302, response.content.decode()[:2000]
     vs = VirtualServer.objects.get(name=name)
     for rs in (RS1, RS2):
-        response = client.post(reverse("real_add", args=[vs.pk]), {"name": rs.name, "address": rs.ipv4, "weight": "1"})
+        # "active" as a browser posts it: the box is ticked unless the operator unticks it
+        response = client.post(reverse("real_add", args=[vs.pk]),
+                               {"name": rs.name, "address": rs.ipv4, "weight": "1", "active": "on"})
         assert response.status_code == 302
-    for rs in vs.real_servers.all():
-        client.post(reverse("real_toggle", args=[vs.pk, rs.pk]))
     client.post(reverse("virtual_toggle", args=[vs.pk]))
     return vs
 
@@ -143,7 +143,7 @@ def test_a_hand_made_change_is_found_recorded_and_repaired_or_reported(director,
     outcome = reconcile_director(director.pk, trigger="sweep")
     assert outcome.run.drift is True
     entry = AuditEntry.objects.filter(action="drift").latest("id")
-    assert entry.username == "reconciler" and any(RS1.ipv4 in line for line in entry.after["desired"])
+    assert entry.username == "reconciler" and any(RS1.ipv4 in line for line in entry.after["table"])
     kernel = clean_lab_vm.ipvsadm_save()
     director.refresh_from_db()
     if policy == "repair":

@@ -74,9 +74,13 @@ def test_it_refuses_a_status_list_with_an_empty_item(post_check):
     assert "not an HTTP status code" in post_check("http_status", check_type="http", http_status="200,,302")
 
 
-def test_it_refuses_a_status_of_a_tcp_check_too(post_check):
-    # A backup carries every field, whatever the check type.
-    assert "not an HTTP status code" in post_check("http_status", check_type="tcp", http_status="2xx")
+def test_a_tcp_check_post_leaves_the_status_as_saved(admin_client, post_check):
+    # A backup carries every field, whatever the check type: a TCP check's form has no
+    # status field, so whatever a post says there is neither judged nor saved.
+    response = admin_client.post(reverse("check_edit", args=[post_check.vs.pk]),
+                                 {**GOOD_CHECK, "check_type": "tcp", "http_status": "2xx"})
+    assert response.status_code == 302
+    assert HealthCheck.objects.get(virtual_server=post_check.vs).http_status == "200-399"
 
 
 def test_it_refuses_a_path_with_a_space(post_check):

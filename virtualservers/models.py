@@ -94,16 +94,11 @@ class VirtualServer(NullBlankIPs):
         v.collect(errors, "sorry_port", v.port, self.sorry_port)
         v.collect(errors, "persistent", v.persistence, self.persistent)
         v.collect(errors, "drain_timeout", v.drain_timeout, self.drain_timeout)
-        family = None
-        if self.address:
-            try:
-                family = v.family_of(self.address)
-            except ValueError as exc:
-                errors["address"] = str(exc)
+        family = v.family_if_valid(self.address)  # an invalid VIP: the field says why
         if family:
             v.collect(errors, "vip_nmask", v.netmask, self.vip_nmask, family)
             v.collect(errors, "pmask", v.netmask, self.pmask, family)
-            if self.sorry_server:
+            if v.family_if_valid(self.sorry_server):
                 v.collect(errors, "sorry_server", v.same_family, self.address, self.sorry_server)
             if "address" not in errors and self.pk:
                 for rs in self.real_servers.all():
@@ -117,7 +112,7 @@ class VirtualServer(NullBlankIPs):
             clash = VirtualServer.objects.filter(name=self.name).exclude(pk=self.pk)
             if clash.exists():
                 errors["name"] = "A virtual server with this name exists."
-        if not errors:
+        if family and not errors:
             clash = VirtualServer.objects.exclude(pk=self.pk)
             if self.fwmark:
                 other = clash.filter(fwmark=self.fwmark).first()
@@ -240,14 +235,10 @@ class RealServer(NullBlankIPs):
         v.collect(errors, "port", v.port, self.port)
         v.collect(errors, "weight", v.weight, self.weight)
         v.collect(errors, "check_port", v.port, self.check_port)
-        if self.address:
-            try:
-                v.ip(self.address)
-            except ValueError as exc:
-                errors["address"] = str(exc)
-        if self.address and "address" not in errors and self.virtual_server_id:
+        address_ok = v.family_if_valid(self.address)  # an invalid one: the field says why
+        if address_ok and self.virtual_server_id:
             v.collect(errors, "address", v.same_family, self.virtual_server.address, self.address)
-        if self.virtual_server_id and not errors:
+        if self.virtual_server_id and address_ok and not errors:
             siblings = RealServer.objects.filter(virtual_server_id=self.virtual_server_id).exclude(pk=self.pk)
             if siblings.filter(name=self.name).exists():
                 errors["name"] = "This virtual server already has a real server with this name."

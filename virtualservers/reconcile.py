@@ -258,6 +258,7 @@ def _close_interrupted_runs(director: Director) -> None:
 def _record_drift(director: Director, live: ipvs.Table, desired: ipvs.Table, commands) -> None:
     with transaction.atomic():
         audit.record("drift", director, actor="reconciler", object_type="Director",
-                     before={"kernel": ipvs.render(live).splitlines()},
-                     after={"desired": ipvs.render(desired).splitlines()},
+                     # one key, so the entry shows the repair as lines removed and added
+                     before={"table": ipvs.render(live).splitlines()},
+                     after={"table": ipvs.render(desired).splitlines()},
                      message=f"live table differs from the last applied one; repair: {'; '.join(c.line for c in commands[:20])}")

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from lbadmin import audit
-from lbadmin.editing import edit_page
+from lbadmin.editing import edit_page, redisplay_page
 from lbadmin.http import page_or_partial, partial
 from lbadmin.models import ClusterSettings
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
@@ -192,9 +192,14 @@ def check_edit(request: HttpRequest, pk: int) -> HttpResponse:
         check_role(request.user, ADMIN)
     # A virtual server without a saved check shows the default, unsaved: the first
     # POST creates it (audited as a create), a GET writes nothing.
-    return edit_page(request, form_class=HealthCheckForm, instance=vs.check_or_default(),
-                     template="virtualservers/check_form.html",
-                     context={"vs": vs, "tab": "check"}, object_type="HealthCheck",
+    check = vs.check_or_default()
+    context = {"vs": vs, "tab": "check", "form_fields": "virtualservers/_check_form_fields.html"}
+    redrawn = HealthCheckForm.redrawn(request, instance=check)
+    if redrawn is not None:  # another type chosen: its fields, nothing saved
+        return redisplay_page(request, redrawn, instance=check, template="virtualservers/check_form.html",
+                              partial="virtualservers/_check_type_fields.html", context=context)
+    return edit_page(request, form_class=HealthCheckForm, instance=check,
+                     template="virtualservers/check_form.html", context=context, object_type="HealthCheck",
                      success_url=reverse("check_edit", args=[vs.pk]))
 
 

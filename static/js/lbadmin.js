@@ -62,3 +62,10 @@ document.addEventListener("submit", function (event) {
     markStale(event, "lbadmin did not answer in time");
   });
 })();
+
+// Buttons only a page without JavaScript needs (data-without-js: SHOW ITS FIELDS, where
+// HTMX swaps the fields on change) are removed, so Enter in a field still means ACCEPT.
+document.addEventListener("DOMContentLoaded", function () {
+  if (!window.htmx) return;
+  document.querySelectorAll("[data-without-js]").forEach(function (el) { el.remove(); });
+});

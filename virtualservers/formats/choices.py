@@ -72,3 +72,25 @@ HTTP_METHOD_CHOICES: Choices = (("GET", "GET"), ("HEAD", "HEAD"), ("POST", "POST
 DNS_TYPE_CHOICES: Choices = tuple(
     (t, t) for t in ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT")
 )
+
+# Which HealthCheck fields each check type reads besides the timing ones, which every
+# type has. The one table behind the check form (it shows these, keeps the others as
+# saved) and the rules across fields (validate.health_check_problems looks only at these).
+CHECK_TIMING_FIELDS: tuple[str, ...] = ("interval", "timeout", "rise", "fall", "initial_state", "slow_start")
+_HTTP_FIELDS = ("http_method", "http_path", "http_host", "http_status", "http_body", "use_regex")
+CHECK_TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "tcp": (),
+    "send_expect": ("send", "expect", "use_regex"),
+    "udp": ("send", "expect", "use_regex"),
+    "http": _HTTP_FIELDS,
+    "https": _HTTP_FIELDS + ("verify_tls", "sni"),
+    "program": ("send_program", "expect", "use_regex"),
+    "dns": ("dns_name", "dns_type", "dns_expect", "use_regex"),
+    "icmp": (),
+    "none": (),
+}
+
+
+def check_type_fields(check_type: str) -> tuple[str, ...]:
+    """The fields a check of this type reads besides the timing ones (none for an unknown type)."""
+    return CHECK_TYPE_FIELDS.get(check_type, ())

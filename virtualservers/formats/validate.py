@@ -26,6 +26,7 @@ from .choices import (
     RSH_COMMAND_CHOICES,
     SCHEDULER_CHOICES,
     SERVICE_CHOICES,
+    check_type_fields,
     values,
 )
 
@@ -84,11 +85,33 @@ def validate_name(value: str) -> str:
 
 
 def validate_ip(value: str) -> str:
-    """An IPv4 or IPv6 address, returned in its canonical text form."""
+    """An IPv4 or IPv6 address, returned in its canonical text form (IPv6 compressed,
+    lower case). An IPv4-mapped IPv6 address is refused (ipv4_mapped_problem)."""
     try:
-        return str(ipaddress.ip_address(value.strip() if isinstance(value, str) else value))
+        address = ipaddress.ip_address(value.strip() if isinstance(value, str) else value)
     except ValueError:
         raise ValueError(f"{value!r} is not a valid IP address") from None
+    problem = ipv4_mapped_problem(address)
+    if problem:
+        raise ValueError(problem)
+    return str(address)
+
+
+def ipv4_mapped_problem(value) -> str | None:
+    """Why an IPv4-mapped IPv6 address (::ffff:a.b.c.d) cannot stand for a host, or None.
+
+    It names an IPv4 host, reached over IPv4: IPVS would file it as IPv6, so it can be
+    neither the destination of an IPv6 service nor of an IPv4 one, and Python prints it
+    in hex (::ffff:a0a:d), where nobody recognises the host."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is None:
+        return None
+    return (f"an IPv4-mapped address (::ffff:{mapped}) is an IPv4 host: "
+            f"use {mapped} with an IPv4 virtual server")
 
 
 def validate_optional_ip(value: str) -> str:
@@ -430,8 +453,10 @@ def health_check_problems(hc) -> dict[str, str]:
     if hc.check_type == "dns" and not hc.dns_name:
         problems["dns_name"] = "a DNS check needs the name to query"
     if hc.use_regex:
-        # '*' is "any reply" for expect, never a pattern (monitoring.checks.matching).
-        for name in ("expect", "http_body", "dns_expect"):
+        # '*' is "any reply" for expect, never a pattern (monitoring.checks.matching). Only
+        # the fields this type reads: a pattern kept from another type is not one.
+        read = check_type_fields(hc.check_type)
+        for name in (n for n in ("expect", "http_body", "dns_expect") if n in read):
             value = getattr(hc, name)
             if value and not (name == "expect" and value == "*"):
                 try:

@@ -1,12 +1,19 @@
 """Boot the lab director VM (a real IPVS kernel under QEMU) and register it
 as a director, so lbadmin can be tried without owning an LVS box.
 
-    python manage.py lab up      # boots, registers director "lab", runs until Ctrl-C
+    python manage.py lab up               # boots, registers director "lab", runs until Ctrl-C
+    python manage.py lab status           # the running VM's JSON; exit 1 (and why) if it is not up
+    python manage.py lab ssh              # log in to the guest, its host key pinned
+    python manage.py lab ssh -- ipvsadm -S -n   # run one command there; its exit code
 
 The VM is published like `python -m lab up` publishes it (lab/state.py), so
 `python -m lab status|down` see and stop it.
 """
+import json
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
@@ -74,10 +81,52 @@ class Command(BaseCommand):
     help = "Boot the QEMU lab director (real IPVS kernel) and register it as a director."
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["up"], help="up: build if needed, boot, register, wait for Ctrl-C")
-        parser.add_argument("--name", default="lab", help="director name (default: lab)")
+        parser.add_argument("action", choices=["up", "status", "ssh"],
+                            help="up: build if needed, boot, register, wait for Ctrl-C; status: the running VM's "
+                                 "JSON; ssh [-- CMD...]: log in to the guest, or run CMD there")
+        parser.add_argument("--name", default="lab", help="director and VM name (default: lab)")
+        parser.add_argument("guest_command", nargs="*", metavar="CMD", help="with ssh, after --: the command to run")
 
-    def handle(self, *args, action: str, name: str, **options):
+    _after_dashes: list[str] = []
+
+    def run_from_argv(self, argv):
+        # argparse will not take `--name X` between the action and `-- CMD`: the words
+        # after the first `--` are the guest's command, whatever comes before them.
+        if "--" in argv:
+            cut = argv.index("--")
+            self._after_dashes = argv[cut + 1:]
+            argv = argv[:cut]
+        super().run_from_argv(argv)
+
+    def handle(self, *args, action: str, name: str, guest_command: list[str], **options):
+        guest_command = [*guest_command, *self._after_dashes]
+        if action == "status":
+            return self._status(name)
+        if action == "ssh":
+            return self._ssh(name, guest_command)
+        if guest_command:
+            raise CommandError(f"lab up takes no command (got {' '.join(guest_command)!r})")
+        self._up(name)
+
+    def _status(self, name: str) -> None:
+        description = state.read(name)
+        if description is None:
+            raise CommandError(state.not_up_reason(name))
+        self.stdout.write(json.dumps(description, indent=2))
+
+    def _ssh(self, name: str, command: list[str]) -> None:
+        """OpenSSH into the guest with the published command line: the guest's key pinned
+        (StrictHostKeyChecking=yes against the lab's known_hosts), an argv list, no shell here."""
+        description = state.read(name)
+        if description is None:
+            raise CommandError(state.not_up_reason(name))
+        if shutil.which("ssh") is None:
+            raise CommandError("no ssh client here: install OpenSSH's client (Debian: openssh-client)")
+        code = subprocess.run(state.ssh_argv(description, command), check=False).returncode
+        if code:
+            sys.exit(code)
+
+    def _up(self, name: str) -> None:
         try:
             state.refuse_if_up(name)
             self.stderr.write("[1/3] building the lab image (cached after the first time)...")
@@ -130,8 +179,10 @@ class Command(BaseCommand):
         for rs in topology.REAL_SERVERS.values():
             host, port = vm.check_endpoint(rs.name)
             self.stdout.write(f"  {rs.name}: address {rs.ipv4} port 80 -> check address {host} check port {port}")
-        self.stdout.write(f"Log in to the director (its host key pinned):\n  {state.ssh_command_line(vm)}")
+        option = "" if name == "lab" else f" --name {name}"
+        self.stdout.write(f"Log in to the director (its host key pinned):\n  {state.ssh_command_line(vm)}\n"
+                          f"or run one command there:\n  python manage.py lab ssh{option} -- ipvsadm -S -n")
         self.stdout.write(f"Lab director '{name}' is up (booted in {vm.boot_seconds:.1f} s). Try:\n"
                           f"  python manage.py reconcile --dry-run --director {name}\n"
-                          f"  python -m lab status --name {name}\n"
+                          f"  python manage.py lab status{option}\n"
                           "Ctrl-C stops the VM.")
