@@ -87,12 +87,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return _users_page(request, ApiTokenForm())
 
 
-def _users_page(request: HttpRequest, token_form: ApiTokenForm, new_token: str = "", status: int = 200) -> HttpResponse:
+def _users_page(request: HttpRequest, token_form: ApiTokenForm, new_token: str = "") -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
     tokens = ApiToken.objects.filter(revoked_at__isnull=True).select_related("user").order_by("user__username", "name")
     return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users],
                                                       "lockouts": accounts.current_lockouts(), "tokens": tokens,
-                                                      "token_form": token_form, "new_token": new_token}, status=status)
+                                                      "token_form": token_form, "new_token": new_token})
 
 
 @require_POST
@@ -102,7 +102,7 @@ def api_token_create(request: HttpRequest) -> HttpResponse:
     session: shown once, then only its hash exists."""
     form = ApiTokenForm(request.POST)
     if not form.is_valid():
-        return _users_page(request, form, status=400)
+        return _users_page(request, form)  # 200 with the errors, as every form here
     row, token = api_tokens.issue(form.cleaned_data["user"], form.cleaned_data["name"])
     response = _users_page(request, ApiTokenForm(), new_token=token)
     response["Cache-Control"] = "no-store"
