@@ -44,9 +44,7 @@ def _snapshot(executor: ipvs.Executor) -> dict:
                 "id": dest_id(key, dest.address, dest.port), "address": dest.address, "port": dest.port,
                 "endpoint": dest.endpoint, "forwarding": dest.forwarding, "weight": dest.weight,
                 "active": conns.active if conns else 0, "inactive": conns.inactive if conns else 0,
-                "conns": stat.conns if stat else 0, "inpkts": stat.inpkts if stat else 0,
-                "outpkts": stat.outpkts if stat else 0, "inbytes": stat.inbytes if stat else 0,
-                "outbytes": stat.outbytes if stat else 0,
+                "conns": stat.conns if stat else 0,
                 "cps": rate.cps if rate else 0, "inpps": rate.inpps if rate else 0, "outpps": rate.outpps if rate else 0,
                 "inbps": rate.inbps if rate else 0, "outbps": rate.outbps if rate else 0,
             })
