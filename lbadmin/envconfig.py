@@ -3,6 +3,7 @@
 A malformed value stops the process with ImproperlyConfigured instead of
 being silently replaced by a default.
 """
+import ipaddress
 import os
 import re
 import secrets
@@ -33,6 +34,17 @@ def envint(name: str, default: str) -> int:
 
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def envnetworks(name: str, default: str) -> list:
+    """A comma-separated list of networks (CIDR; a bare address is its own /32 or /128)."""
+    networks = []
+    for item in envlist(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network ({exc})") from None
+    return networks
 
 
 def private_file(path: Path, data: bytes = b"") -> None:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db.models import Q
 
 from . import accounts
+from . import validators as v
 from .models import AuditEntry, ClusterSettings, Director, RedundancyGroup, RedundancySettings
 from .roles import ROLE_CHOICES
 
@@ -77,6 +78,24 @@ class UserEditForm(forms.ModelForm):
     class Meta:
         model = User
         fields = ["first_name", "last_name", "email", "is_active"]
+
+
+class ApiTokenForm(forms.Form):
+    user = forms.ModelChoiceField(User.objects.filter(is_active=True).order_by("username"), to_field_name="username")
+    name = forms.CharField(max_length=64, help_text="What it is for, e.g. prometheus: letters, digits, '_', '.', '-'.")
+
+    def clean_name(self):
+        try:
+            return v.name(self.cleaned_data["name"])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def clean(self):
+        data = super().clean()
+        user, name = data.get("user"), data.get("name")
+        if user is not None and name and user.api_tokens.filter(name=name, revoked_at__isnull=True).exists():
+            self.add_error("name", f"{user} already has a valid token named {name}.")
+        return data
 
 
 class AuditFilterForm(forms.Form):

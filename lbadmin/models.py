@@ -501,3 +501,33 @@ class AuditEntry(models.Model):
         if self.action == "drift" and names == ["desired", "kernel"]:
             changes = [("table", (self.before or {}).get("kernel"), (self.after or {}).get("desired"))]
         return textdiff.differences(changes)
+
+
+class ApiToken(models.Model):
+    """A named bearer token of one user, for programs (Prometheus, scripts): the user's role
+    applies to it as to the user's pages. Only a SHA-256 of the token is kept, so the token
+    is shown once, when made (lbadmin.api_tokens); `prefix` names it in lists and in the
+    audit log and finds its row. Revoked, never deleted, so the log keeps naming it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=64)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], condition=models.Q(revoked_at__isnull=True),
+                                    name="api_token_name_unique_while_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .envconfig import envbool, envint, envlist, private_file, proxy_ssl_header, secret_key
+from .envconfig import envbool, envint, envlist, envnetworks, private_file, proxy_ssl_header, secret_key
 from .tls import allowed_host_names, tls_enabled
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -239,3 +239,9 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 # worker runs them as this unprivileged user (monitoring/checks/program_check.py).
 LBADMIN_CHECK_PROGRAM_DIR = os.environ.get("LBADMIN_CHECK_PROGRAM_DIR", "/usr/local/lib/lbadmin/checks")
 LBADMIN_CHECK_PROGRAM_USER = os.environ.get("LBADMIN_CHECK_PROGRAM_USER", "nobody")
+
+# /metrics (monitoring/metrics_views.py): a client from these networks may scrape without a
+# token. The address is REMOTE_ADDR only, never X-Forwarded-For (anyone can send that).
+# Behind a TLS proxy (LBADMIN_TLS=off) every request comes from the proxy's own loopback
+# address, so loopback proves nothing there: the default is then no network (tokens only).
+LBADMIN_METRICS_ALLOW = envnetworks("LBADMIN_METRICS_ALLOW", "127.0.0.1/32,::1/128" if TLS else "")

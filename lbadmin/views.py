@@ -16,12 +16,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from virtualservers import ipvs  # pure: the SSH host-key scan
 
-from . import accounts, audit
+from . import accounts, api_tokens, audit
 from .csv_cells import safe_row
 from .editing import edit_page
-from .forms import (AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
+from .forms import (ApiTokenForm, AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
                     UserCreateForm, UserEditForm)
-from .models import AuditEntry, ClusterSettings, Director, RedundancySettings, SingletonModel
+from .models import ApiToken, AuditEntry, ClusterSettings, Director, RedundancySettings, SingletonModel
 from .roles import ADMIN, VIEWER, check_role, role_of, role_required, set_role
 from .signals import applied_settings_saved
 
@@ -84,9 +84,38 @@ def director_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @role_required(ADMIN)
 def user_list(request: HttpRequest) -> HttpResponse:
+    return _users_page(request, ApiTokenForm())
+
+
+def _users_page(request: HttpRequest, token_form: ApiTokenForm, new_token: str = "") -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
+    tokens = ApiToken.objects.filter(revoked_at__isnull=True).select_related("user").order_by("user__username", "name")
     return render(request, "lbadmin/user_list.html", {"users": [(u, role_of(u)) for u in users],
-                                                      "lockouts": accounts.current_lockouts()})
+                                                      "lockouts": accounts.current_lockouts(), "tokens": tokens,
+                                                      "token_form": token_form, "new_token": new_token})
+
+
+@require_POST
+@role_required(ADMIN)
+def api_token_create(request: HttpRequest) -> HttpResponse:
+    """The token is in this response's page only, never in a redirect, a message or the
+    session: shown once, then only its hash exists."""
+    form = ApiTokenForm(request.POST)
+    if not form.is_valid():
+        return _users_page(request, form)  # 200 with the errors, as every form here
+    row, token = api_tokens.issue(form.cleaned_data["user"], form.cleaned_data["name"])
+    response = _users_page(request, ApiTokenForm(), new_token=token)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@role_required(ADMIN)
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)
+    if api_tokens.revoke(row):
+        messages.success(request, f"Revoked the API token {row} of {row.user}.")
+    return redirect(reverse("user_list") + "#api-tokens")
 
 
 @require_http_methods(["GET", "POST"])

@@ -100,6 +100,7 @@ class Checker:
         self._targets: dict[int, CheckTarget] = {}
         self._known: dict[int, RealServerHealth] = {}
         self._ramp_queued: dict[int, float] = {}
+        self._start_lag_ms = 0.0
         self._threads: list[threading.Thread] = []
 
     # --- life --------------------------------------------------------------------
@@ -188,14 +189,22 @@ class Checker:
         scheduled = [Target(rs_id, target.spec, target.interval) for rs_id, target in targets.items()]
         assert self._loop is not None and self._scheduler is not None
         self._loop.call_soon_threadsafe(self._scheduler.set_targets, scheduled)
+        self._loop.call_soon_threadsafe(self._take_start_lag)
         if gone:
             forget(gone)
         self._ramp()
         get_redis().hset(CHECKER_KEY, mapping={
             "owner": self.owner, "since": f"{self.started_at:.3f}", "targets": len(targets),
             "results": self.applied, "transitions": self.transitions, "renewed": f"{time.time():.3f}",
+            "lag_ms": f"{self._start_lag_ms:.1f}",
         })
         return True
+
+    def _take_start_lag(self) -> None:
+        """In the loop's thread (the Scheduler's own), so no raise of the figure is lost:
+        the worst lateness of a check's start since the previous housekeeping (/metrics)."""
+        assert self._scheduler is not None
+        self._start_lag_ms, self._scheduler.stats.max_start_lag_ms = self._scheduler.stats.max_start_lag_ms, 0.0
 
     def _apply_waiting(self, wait: float) -> None:
         try:

@@ -48,10 +48,17 @@ def _snapshot(executor: ipvs.Executor) -> dict:
                 "cps": rate.cps if rate else 0, "inpps": rate.inpps if rate else 0, "outpps": rate.outpps if rate else 0,
                 "inbps": rate.inbps if rate else 0, "outbps": rate.outbps if rate else 0,
             })
-        rate = rates.services.get(key)
+        rate, stat = rates.services.get(key), stats.services.get(key)
         services.append({"key": str(key), "label": key.label, "scheduler": service.scheduler,
                          "persistent": service.persistent, "netmask": service.netmask,
-                         "cps": rate.cps if rate else 0, "destinations": dests})
+                         "cps": rate.cps if rate else 0, "destinations": dests,
+                         # The service's own counters since it was made (the kernel keeps
+                         # them apart from its destinations', which come and go).
+                         "conns": stat.conns if stat else 0, "inpkts": stat.inpkts if stat else 0,
+                         "outpkts": stat.outpkts if stat else 0, "inbytes": stat.inbytes if stat else 0,
+                         "outbytes": stat.outbytes if stat else 0,
+                         "kind": key.kind, "address": key.address, "port": key.port, "fwmark": key.fwmark,
+                         "family": key.family})
     return {"ok": True, "error": "", "services": services, "table": ipvs.render(listing.table),
             "took_ms": round(1000 * (time.perf_counter() - started), 1)}
 

@@ -1,10 +1,12 @@
 """URLs of the monitoring app: CONTROL/MONITORING and the health pages."""
 from django.urls import include, path
 
+from . import metrics_views
 from . import views as monitoring
 
 urlpatterns = [
     path("control/", monitoring.control, name="control"),
     path("control/live/", monitoring.live, name="control_live"),
     path("health/", include("monitoring.health_urls")),
+    path("metrics", metrics_views.metrics, name="metrics"),
 ]

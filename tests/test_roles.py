@@ -54,7 +54,7 @@ EXPECTED.update(roles_accounts.EXPECTED)
 EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS, **roles_accounts.URLS}
 
 # Reachable by any logged-in user, whatever the role.
-ANY_USER = {"home", "password_change", "logout", "login"} | roles_accounts.ANY_USER
+ANY_USER = {"home", "password_change", "logout", "login"} | roles_accounts.ANY_USER | roles_accounts.NOT_BY_SESSION
 
 
 def test_every_routed_view_has_an_expectation():

@@ -77,7 +77,9 @@ class SchedulerStats:
     started: int = 0
     completed: int = 0
     callback_errors: int = 0
-    max_start_lag_ms: float = 0.0  # worst delay between a check's due time and its start
+    # Worst delay between a check's due time and its start, since someone last reset it
+    # (monitoring.checker does so every second, for /metrics).
+    max_start_lag_ms: float = 0.0
 
 
 @dataclass(eq=False)

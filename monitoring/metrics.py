@@ -1,0 +1,342 @@
+"""What /metrics says, read at scrape time from Redis and the database, never a director.
+
+The kernel's numbers come from the live snapshot the poller keeps in Redis
+(monitoring.live_poller); health, admin state, VRRP state and applies from the database;
+the checker's own state from the hash it publishes (monitoring.checker). A snapshot older
+than two poll intervals is not served as current: its director gets
+lbadmin_live_data_stale 1 and its age, and no kernel numbers. Without Redis, lbadmin_redis_up
+is 0 and the database's facts are still served; never an error page.
+
+Names and labels follow node_exporter's ipvs collector where they overlap
+(node_ipvs_backend_connections_active -> lbadmin_ipvs_backend_connections_active, with
+local_address, local_port, remote_address, remote_port, proto, local_mark), plus `director`.
+Every label value is bounded: addresses, ports and marks of configured or kernel services,
+director and virtual/real server names (operator-chosen, checked against the name rule, as
+many as there are objects), and fixed state words. No reason text, no error text.
+
+Few series, on purpose (tests/test_metrics.py counts them for 1,000 services x 8 real
+servers and README gives the figure):
+- per real server and director, the three node_exporter gives (active, inactive, weight);
+  per real server once (not per director: it is the database's) one lbadmin_real_server_state
+  series whose labels carry its health and admin state, rather than a 0/1 series per state;
+- connection, packet and byte counters per virtual server, not per real server; no rate
+  gauges: Prometheus's rate() over the counters gives exact rates over any window, where
+  the kernel's estimator is a 2-second average sampled whenever the poll ran;
+- a virtual server's name once, in lbadmin_virtual_server_info, joined in queries with
+  `* on (local_address, local_port, proto, local_mark) group_left (name)`, so renaming one
+  does not cut the history of its counters.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import OuterRef, Subquery
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from lbadmin.models import ClusterSettings, Director
+from lbadmin.redis_client import get_redis, note_failure, redis_outage
+from virtualservers import ipvs
+from virtualservers.desired import IPVS_FORWARDING, destination_port, service_key
+from virtualservers.health_facts import LAST_KEY
+from virtualservers.models import ApplyRun, RealServer, VirtualServer
+
+from .checker_alarm import CHECKER_KEY, checker_alarm
+from .health_counter import LAST_RESULT_KEY
+from .live_poller import SNAPSHOT_KEY, drifted
+from .live_table import STALE_POLLS, poll_interval
+
+log = logging.getLogger(__name__)
+
+SERVICE = ("local_address", "local_port", "proto", "local_mark")
+BACKEND = SERVICE + ("remote_address", "remote_port")
+VRRP_STATES = ("master", "backup", "fault", "stopped", "unknown")
+APPLY_RESULTS = (ApplyRun.Result.OK, ApplyRun.Result.NOOP, ApplyRun.Result.ERROR)
+LATENCY_QUANTILES = (0.5, 0.9, 0.99, 1.0)
+
+# name: (type, help, labels). Every family is always present (perhaps empty), so a
+# dashboard can be checked against this table (tests/test_metrics_dashboard.py).
+METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "lbadmin_redis_up": ("gauge", "1 when Redis (live state) answered this scrape, else 0.", ()),
+    "lbadmin_live_poll_interval_seconds": ("gauge", "How often the live poller reads each director.", ()),
+    "lbadmin_live_data_age_seconds": ("gauge", "Age of the director's latest live snapshot.", ("director",)),
+    "lbadmin_live_data_stale": (
+        "gauge", "1 when there is no current reading of the director's table (older than two poll intervals, "
+                 "none, or Redis unreachable): its kernel numbers are left out, not served old.", ("director",)),
+    "lbadmin_director_reachable": ("gauge", "1 when the latest current poll read the director's table, 0 when it failed.",
+                                   ("director",)),
+    "lbadmin_director_drift": ("gauge", "1 when the director's kernel table differs from the one lbadmin last applied "
+                                        "and verified there.", ("director",)),
+    "lbadmin_director_vrrp_state": ("gauge", "1 for the director's VRRP state (directors in a redundancy group).",
+                                    ("director", "state")),
+    "lbadmin_director_last_apply_result": ("gauge", "1 for the result of the director's latest finished apply.",
+                                           ("director", "result")),
+    "lbadmin_director_last_apply_duration_seconds": ("gauge", "How long the director's latest finished apply took.",
+                                                     ("director",)),
+    "lbadmin_director_last_apply_timestamp_seconds": ("gauge", "When the director's latest finished apply ended.",
+                                                      ("director",)),
+    "lbadmin_ipvs_connections": ("counter", "Connections the kernel made for the virtual service.", ("director",) + SERVICE),
+    "lbadmin_ipvs_incoming_packets": ("counter", "Packets into the virtual service.", ("director",) + SERVICE),
+    "lbadmin_ipvs_outgoing_packets": ("counter", "Packets out of the virtual service.", ("director",) + SERVICE),
+    "lbadmin_ipvs_incoming_bytes": ("counter", "Bytes into the virtual service.", ("director",) + SERVICE),
+    "lbadmin_ipvs_outgoing_bytes": ("counter", "Bytes out of the virtual service.", ("director",) + SERVICE),
+    "lbadmin_ipvs_backend_connections_active": ("gauge", "Active connections of the real server in the kernel.",
+                                                ("director",) + BACKEND),
+    "lbadmin_ipvs_backend_connections_inactive": ("gauge", "Inactive connections of the real server in the kernel.",
+                                                  ("director",) + BACKEND),
+    "lbadmin_ipvs_backend_weight": ("gauge", "The real server's weight in the kernel (0: draining or quiesced).",
+                                    ("director",) + BACKEND),
+    "lbadmin_virtual_server_info": ("gauge", "1 per configured virtual server, naming it.", SERVICE + ("name",)),
+    "lbadmin_virtual_server_active": ("gauge", "1 when the virtual server is active (in the kernel), else 0.", SERVICE),
+    "lbadmin_real_server_state": (
+        "gauge", "1 per configured real server; health (up, down, unknown) and admin state (enabled, draining, "
+                 "disabled) in its labels.", BACKEND + ("name", "health", "admin_state")),
+    "lbadmin_checker_up": ("gauge", "1 when a health checker renewed its lease within the last 5 s.", ()),
+    "lbadmin_checker_last_round_timestamp_seconds": (
+        "gauge", "When the checker last completed a round of housekeeping (lease, targets, status).", ()),
+    "lbadmin_checker_last_result_timestamp_seconds": ("gauge", "When the latest check result of any check arrived.", ()),
+    "lbadmin_checker_results": ("counter", "Check results the running checker applied (rate(): checks per second; "
+                                           "resets when another process takes the checker over).", ()),
+    "lbadmin_checker_transitions": ("counter", "Health transitions the running checker wrote.", ()),
+    "lbadmin_checker_targets": ("gauge", "Real servers the checker checks.", ()),
+    "lbadmin_checker_start_lag_seconds": (
+        "gauge", "Cycle lag: the worst delay, over the checker's last second, between a check's due time and its "
+                 "start.", ()),
+    "lbadmin_checker_alarm": ("gauge", "1 when checks are configured and none produced a result for three intervals.", ()),
+    "lbadmin_check_latency_seconds": ("gauge", "Quantiles of the latency of each checked real server's latest check.",
+                                      ("quantile",)),
+    "lbadmin_scrape_section_ok": ("gauge", "0 when a part of this scrape failed (the web's log says why).", ("section",)),
+}
+
+CHECKER_LEASE_SECONDS = 5.0
+
+
+class Families:
+    """The metric families of one scrape, made from METRICS."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, Metric] = {}
+        for name, (kind, text, labels) in METRICS.items():
+            cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
+            self._families[name] = cls(name, text, labels=list(labels))
+        self._seen: dict[str, set] = {name: set() for name in METRICS}
+
+    def add(self, name: str, value: float, *labels: str) -> None:
+        # The same labels twice would make the exposition invalid (a kernel holding an
+        # IPv4 and an IPv6 firewall-mark service with the same mark): the first one wins.
+        if labels in self._seen[name]:
+            return
+        self._seen[name].add(labels)
+        self._families[name].add_metric(list(labels), value)
+
+    def __iter__(self) -> Iterator[Metric]:
+        return iter(self._families.values())
+
+
+def service_labels(kind: str, address: str, port: int, fwmark: int) -> tuple[str, str, str, str]:
+    """node_exporter's spelling: proto TCP/UDP/SCTP, or FWM with the mark and no address."""
+    if kind == "fwmark":
+        return ("", "0", "FWM", str(fwmark))
+    return (address, str(port), kind.upper(), "")
+
+
+def key_labels(key: ipvs.ServiceKey) -> tuple[str, str, str, str]:
+    return service_labels(key.kind, key.address, key.port, key.fwmark)
+
+
+@dataclass
+class RedisReading:
+    """What one scrape read from Redis, in one round trip."""
+    error: str = ""
+    snapshots: dict[int, dict | None] = field(default_factory=dict)
+    checker: dict[str, str] = field(default_factory=dict)
+    last_result: float | None = None
+    latencies: list[float] = field(default_factory=list)
+
+
+def read_redis(directors: list[Director]) -> RedisReading:
+    outage = redis_outage()
+    if outage is not None:
+        return RedisReading(error=outage.reason)
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for director in directors:
+            pipe.get(SNAPSHOT_KEY.format(director.pk))
+        pipe.hgetall(CHECKER_KEY)
+        pipe.get(LAST_RESULT_KEY)
+        pipe.hvals(LAST_KEY)
+        *snapshots, checker, last_result, last = pipe.execute()
+    except Exception as exc:
+        note_failure(exc)
+        return RedisReading(error=f"{type(exc).__name__}: {exc}")
+    reading = RedisReading(checker=checker or {}, last_result=float(last_result) if last_result else None)
+    for director, raw in zip(directors, snapshots):
+        reading.snapshots[director.pk] = _json(raw)
+    for value in last:
+        try:
+            reading.latencies.append(float(value.split("|", 3)[2]) / 1000.0)
+        except (IndexError, ValueError):
+            continue
+    return reading
+
+
+def _json(raw: str | None) -> dict | None:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def live_families(out: Families, directors: list[Director], reading: RedisReading, now: float) -> None:
+    limit = STALE_POLLS * poll_interval()
+    for director in directors:
+        snapshot = reading.snapshots.get(director.pk)
+        if snapshot is None:
+            out.add("lbadmin_live_data_stale", 1, director.name)
+            continue
+        age = max(0.0, now - float(snapshot.get("time", 0)))
+        out.add("lbadmin_live_data_age_seconds", age, director.name)
+        out.add("lbadmin_live_data_stale", int(age > limit), director.name)
+        if age > limit:
+            continue
+        out.add("lbadmin_director_reachable", int(bool(snapshot.get("ok"))), director.name)
+        if snapshot.get("ok"):
+            out.add("lbadmin_director_drift", int(_drifted(director, snapshot)), director.name)
+            kernel_families(out, director.name, snapshot)
+
+
+# The drift verdict per director, kept while neither the snapshot nor the applied table
+# changed: parsing two 8,000-line tables at every scrape would be the scrape's main cost.
+_drift_memo: dict[int, tuple[float, int, bool]] = {}
+
+
+def _drifted(director: Director, snapshot: dict) -> bool:
+    stamp, applied = float(snapshot.get("time", 0)), hash(director.applied_table)
+    memo = _drift_memo.get(director.pk)
+    if memo is None or memo[:2] != (stamp, applied):
+        memo = _drift_memo[director.pk] = (stamp, applied, drifted(director, snapshot.get("table", "")))
+    return memo[2]
+
+
+def kernel_families(out: Families, director: str, snapshot: dict) -> None:
+    for service in snapshot.get("services", []):
+        if "kind" not in service:
+            continue  # written by a poller older than these metrics: the next poll has it
+        labels = service_labels(service["kind"], service["address"], service["port"], service["fwmark"])
+        for name, key in (("lbadmin_ipvs_connections", "conns"), ("lbadmin_ipvs_incoming_packets", "inpkts"),
+                          ("lbadmin_ipvs_outgoing_packets", "outpkts"), ("lbadmin_ipvs_incoming_bytes", "inbytes"),
+                          ("lbadmin_ipvs_outgoing_bytes", "outbytes")):
+            out.add(name, service.get(key, 0), director, *labels)
+        for dest in service["destinations"]:
+            backend = (director, *labels, dest["address"], str(dest["port"]))
+            out.add("lbadmin_ipvs_backend_connections_active", dest["active"], *backend)
+            out.add("lbadmin_ipvs_backend_connections_inactive", dest["inactive"], *backend)
+            out.add("lbadmin_ipvs_backend_weight", dest["weight"], *backend)
+
+
+def director_families(out: Families, directors: list[Director]) -> None:
+    for director in directors:
+        if director.group_id is not None:
+            state = _vrrp_word(director.vrrp_state)
+            for word in VRRP_STATES:
+                out.add("lbadmin_director_vrrp_state", int(word == state), director.name, word)
+    finished = ApplyRun.objects.filter(director=OuterRef("pk"), finished_at__isnull=False).order_by("-finished_at", "-id")
+    latest = Director.objects.filter(pk__in=[d.pk for d in directors]).annotate(run=Subquery(finished.values("pk")[:1]))
+    runs = {run.director_id: run for run in ApplyRun.objects.filter(pk__in=latest.exclude(run=None).values("run"))}
+    for director in directors:
+        run = runs.get(director.pk)
+        if run is None:
+            continue
+        for result in APPLY_RESULTS:
+            out.add("lbadmin_director_last_apply_result", int(run.result == result), director.name, str(result))
+        if run.duration_ms is not None:
+            out.add("lbadmin_director_last_apply_duration_seconds", run.duration_ms / 1000.0, director.name)
+        out.add("lbadmin_director_last_apply_timestamp_seconds", run.finished_at.timestamp(), director.name)
+
+
+def _vrrp_word(state: str) -> str:
+    state = (state or "").upper()
+    if state in ("MASTER", "BACKUP", "FAULT"):
+        return state.lower()
+    return "stopped" if state in ("STOP", "STOPPED", "DELETED") else "unknown"
+
+
+def configuration_families(out: Families) -> None:
+    cluster = ClusterSettings.load()
+    for vs in VirtualServer.objects.all():
+        labels = key_labels(service_key(vs))
+        out.add("lbadmin_virtual_server_info", 1, *labels, vs.name)
+        out.add("lbadmin_virtual_server_active", int(vs.active), *labels)
+    for rs in RealServer.objects.select_related("virtual_server"):
+        vs = rs.virtual_server
+        port = destination_port(vs, rs.port, IPVS_FORWARDING[rs.effective_forwarding(cluster)])
+        out.add("lbadmin_real_server_state", 1, *key_labels(service_key(vs)), ipvs.normalize_address(rs.address)[0],
+                str(port), rs.name, rs.health or "unknown", rs.admin_state)
+
+
+def checker_families(out: Families, reading: RedisReading, now: float) -> None:
+    status = reading.checker
+    renewed = _float(status.get("renewed"))
+    out.add("lbadmin_checker_up", int(renewed is not None and now - renewed <= CHECKER_LEASE_SECONDS))
+    if renewed is not None:
+        out.add("lbadmin_checker_last_round_timestamp_seconds", renewed)
+    for name, key in (("lbadmin_checker_results", "results"), ("lbadmin_checker_transitions", "transitions"),
+                      ("lbadmin_checker_targets", "targets")):
+        if _float(status.get(key)) is not None:
+            out.add(name, _float(status[key]))
+    if _float(status.get("lag_ms")) is not None:
+        out.add("lbadmin_checker_start_lag_seconds", _float(status["lag_ms"]) / 1000.0)
+    if reading.last_result is not None:
+        out.add("lbadmin_checker_last_result_timestamp_seconds", reading.last_result)
+    out.add("lbadmin_checker_alarm", int(checker_alarm(now) is not None))
+    latencies = sorted(reading.latencies)
+    for q in LATENCY_QUANTILES if latencies else ():
+        out.add("lbadmin_check_latency_seconds", latencies[min(len(latencies) - 1, int(q * len(latencies)))], f"{q:g}")
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+class LbadminCollector:
+    """A prometheus_client collector that reads everything at scrape time."""
+
+    def collect(self) -> Iterable[Metric]:
+        now = time.time()
+        out = Families()
+        directors = list(Director.objects.filter(enabled=True))
+        reading = read_redis(directors)
+        out.add("lbadmin_redis_up", int(not reading.error))
+        out.add("lbadmin_live_poll_interval_seconds", poll_interval())
+        sections = [("directors", lambda: director_families(out, directors)),
+                    ("configuration", lambda: configuration_families(out))]
+        if not reading.error:
+            sections += [("live", lambda: live_families(out, directors, reading, now)),
+                         ("checker", lambda: checker_families(out, reading, now))]
+        else:
+            for director in directors:
+                out.add("lbadmin_live_data_stale", 1, director.name)
+        for section, run in sections:
+            try:
+                run()
+            except Exception:  # one broken part must not take the others (or the scrape) down
+                log.exception("/metrics: the %s section failed", section)
+                out.add("lbadmin_scrape_section_ok", 0, section)
+            else:
+                out.add("lbadmin_scrape_section_ok", 1, section)
+        return iter(out)
+
+
+def registry() -> CollectorRegistry:
+    """A registry of our own (not prometheus_client's global one, which would add this
+    process's Python and GC metrics and keep state between tests)."""
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(LbadminCollector())
+    return reg
