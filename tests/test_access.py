@@ -25,6 +25,7 @@ def all_routes(resolver=None, prefix=""):
 
 def concrete(route: str, ids: dict) -> str:
     path = route.replace("<int:pk>", str(ids["pk"])).replace("<int:rs_pk>", str(ids["rs_pk"]))
+    path = path.replace("<str:address>", ids.get("address", "192.0.2.21"))
     return "/" + path
 
 
@@ -35,7 +36,7 @@ def world(db):
     factories.director()
     ClusterSettings.load()
     RedundancySettings.load()
-    return {"pk": vs.pk, "rs_pk": rs.pk}
+    return {"pk": vs.pk, "rs_pk": rs.pk, "address": rs.address}
 
 
 def state():
@@ -135,7 +136,7 @@ def bare_world(db):
     rs = factories.real_server(vs, name="bare-rs", address="192.0.2.61")
     factories.director()
     assert not HealthCheck.objects.exists()
-    return {"pk": vs.pk, "rs_pk": rs.pk}
+    return {"pk": vs.pk, "rs_pk": rs.pk, "address": rs.address}
 
 
 @pytest.mark.django_db
