@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 
 from lbadmin import audit
 
@@ -36,11 +37,35 @@ def _order(address: str) -> tuple:
     return (ip.version, int(ip))
 
 
+def _service_order(rs: RealServer) -> tuple:
+    vs = rs.virtual_server
+    return (_order(vs.address), vs.fwmark or 0, vs.port, vs.protocol, vs.name, rs.name)
+
+
+_STATE_LABELS = dict(RealServer.AdminState.choices)
+_HEALTH_LABELS = dict(RealServer.Health.choices)
+
+
 @dataclass(frozen=True)
 class HostService:
-    """One service of a host: its real server row there and the latest check."""
+    """One service of a host: its real server row there, the latest check, and the words
+    and link the page shows (computed here: a page may list thousands)."""
     rs: RealServer
     last: LastResult | None
+    service_url: str = ""
+
+    @property
+    def state_label(self) -> str:
+        return _STATE_LABELS.get(self.rs.admin_state, self.rs.admin_state)
+
+    @property
+    def health_label(self) -> str:
+        return _HEALTH_LABELS.get(self.rs.health, self.rs.health)
+
+    @property
+    def deadline(self):
+        """When a drain ends at the latest (None unless draining): the countdown's end."""
+        return self.rs.drain_deadline()
 
 
 @dataclass
@@ -74,7 +99,7 @@ class Host:
 
     @property
     def health_summary(self) -> str:
-        counts = Counter(s.rs.get_health_display().lower() for s in self.services)
+        counts = Counter(s.health_label.lower() for s in self.services)
         return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
 
     @property
@@ -91,16 +116,24 @@ class Host:
 
 
 def hosts(address: str | None = None) -> list[Host]:
-    """Every host (or the one at `address`), its services ordered by virtual server name:
-    one query, one Redis round trip."""
-    rows = RealServer.objects.select_related("virtual_server").order_by("virtual_server__name", "name")
+    """Every host (or the one at `address`), its services in VIP and port order (443
+    before 7575, whatever their names): one query, one Redis round trip."""
+    rows = RealServer.objects.select_related("virtual_server")
     if address is not None:
         rows = rows.filter(address=address)
     rows = list(rows)
+    orders, urls = {}, {}
+    for rs in rows:
+        vs = rs.virtual_server
+        if vs.pk not in orders:
+            orders[vs.pk] = (_order(vs.address), vs.fwmark or 0, vs.port, vs.protocol, vs.name)
+            urls[vs.pk] = reverse("real_list", args=[vs.pk])
+    rows.sort(key=lambda rs: (orders[rs.virtual_server_id], rs.name))
     last = last_results([rs.pk for rs in rows])
     by_address: dict[str, Host] = {}
     for rs in rows:
-        by_address.setdefault(rs.address, Host(rs.address)).services.append(HostService(rs, last.get(rs.pk)))
+        service = HostService(rs, last.get(rs.pk), urls[rs.virtual_server_id])
+        by_address.setdefault(rs.address, Host(rs.address)).services.append(service)
     return [by_address[a] for a in sorted(by_address, key=_order)]
 
 
@@ -123,8 +156,8 @@ def act_on_host(address: str, action: str) -> list[RealServer]:
     if action not in HOST_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     with transaction.atomic():
-        rows = list(RealServer.objects.select_for_update().select_related("virtual_server")
-                    .filter(address=address).order_by("virtual_server__name", "name"))
+        rows = sorted(RealServer.objects.select_for_update().select_related("virtual_server").filter(address=address),
+                      key=_service_order)
         touched, before, after = [], {}, {}
         for rs in rows:
             step = _target_state(rs, action)

@@ -64,7 +64,6 @@ class TemplateForm(forms.Form):
     """One template's form: its parameters, the real servers entered once for all its
     services, and each service's check, chosen among those the template offers."""
 
-    template = forms.ChoiceField(choices=list(TEMPLATES.items()), widget=forms.HiddenInput)
     name_prefix = forms.CharField(max_length=40)
     vip = forms.CharField(label="Virtual IP", max_length=45)
     device = forms.CharField(max_length=15, required=False, help_text="Interface the VIP is raised on, e.g. eth0:1")
@@ -79,9 +78,10 @@ class TemplateForm(forms.Form):
 
     def __init__(self, data=None, *, template: str | None = None, **kwargs):
         super().__init__(data, **kwargs)
+        # Which template is the page's (?template=, carried by a hidden input), not a field.
         self.template_key = template or template_of(data)
+        self.posted_template = (data or {}).get("template", self.template_key) if data is not None else self.template_key
         key = self.template_key
-        self.fields["template"].initial = key
         for name in ("http_path", "http_host", "dns_name"):
             if name not in EXTRA_FIELDS.get(key, ()):
                 del self.fields[name]
@@ -100,10 +100,13 @@ class TemplateForm(forms.Form):
     def params(self) -> dict:
         """The job's parameters: what build_template needs, JSON-ready."""
         data = self.cleaned_data
-        return {**{k: data.get(k) or "" for k in TEMPLATE_PARAMS}, "checks": self.checks()}
+        return {**{k: data.get(k) or "" for k in TEMPLATE_PARAMS}, "template": self.template_key,
+                "checks": self.checks()}
 
     def clean(self):
         data = super().clean()
+        if self.posted_template not in TEMPLATES:
+            raise forms.ValidationError(f"Unknown template {self.posted_template!r}.")
         if self.errors:
             return data
         try:
