@@ -88,7 +88,8 @@ def test_another_prefix_joins_the_service_on_the_same_port_instead_of_clashing(a
     first_service_by_hand()
     preview = admin.post(reverse("config_template"), {**EXCHANGE, "name_prefix": "EXCHB"})
     page = preview.content.decode()
-    assert "4 added" in page and "EXCHB-443" not in page
+    assert "4 added" in page and "EXCHB-443: its VIP and port are served by Exchange-443, which keeps its name." in page
+    assert "virtual server EXCHB-443" not in page
     admin.post(reverse("config_template_confirm"), {"token": token_of(preview)})
     assert VirtualServer.objects.filter(port=443).get().name == "Exchange-443"
     assert VirtualServer.objects.filter(name__startswith="EXCHB-").count() == 4

@@ -78,10 +78,12 @@ def _preview(request: HttpRequest, job: dict, plan: configio.Plan, warnings: lis
     job, token = sign_job(job)
     # A template applied to existing services: what it would change beyond adding, each
     # replaced only if the operator ticks it here.
-    differing = sorted(template_merge(job).differing.items()) if job["op"] == "template" else []
+    merged = template_merge(job) if job["op"] == "template" else None
+    differing = sorted(merged.differing.items()) if merged else []
+    matched = sorted((new, old) for new, old in merged.matched.items() if new != old) if merged else []
     return render(request, "virtualservers/io/preview.html", {
         "op": OPERATIONS[job["op"]], "job": job, "plan": plan, "warnings": warnings, "token": token, "note": note,
-        "replace": job["op"] == "restore" or bool(job.get("replace")), "differing": differing,
+        "replace": job["op"] == "restore" or bool(job.get("replace")), "differing": differing, "matched": matched,
     })
 
 
