@@ -32,6 +32,7 @@ LOGIN_EXEMPT = {"metrics"}
 
 def concrete(route: str, ids: dict) -> str:
     path = route.replace("<int:pk>", str(ids["pk"])).replace("<int:rs_pk>", str(ids["rs_pk"]))
+    path = path.replace("<str:address>", ids.get("address", "192.0.2.21"))
     return "/" + path
 
 
@@ -42,7 +43,7 @@ def world(db):
     factories.director()
     ClusterSettings.load()
     RedundancySettings.load()
-    return {"pk": vs.pk, "rs_pk": rs.pk}
+    return {"pk": vs.pk, "rs_pk": rs.pk, "address": rs.address}
 
 
 def state():
@@ -145,7 +146,7 @@ def bare_world(db):
     rs = factories.real_server(vs, name="bare-rs", address="192.0.2.61")
     factories.director()
     assert not HealthCheck.objects.exists()
-    return {"pk": vs.pk, "rs_pk": rs.pk}
+    return {"pk": vs.pk, "rs_pk": rs.pk, "address": rs.address}
 
 
 @pytest.mark.django_db

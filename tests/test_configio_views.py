@@ -228,13 +228,6 @@ def test_a_template_with_a_bad_address_shows_the_error_and_adds_nothing(admin):
     assert not VirtualServer.objects.exists()
 
 
-def test_a_template_clashing_with_existing_virtual_servers_is_refused(admin):
-    factories.virtual_server(name="Exchange-443")
-    response = admin.post(reverse("config_template"), {"template": "exchange", "name_prefix": "Exchange",
-                                                        "vip": "192.0.2.50", "addresses": "192.0.2.21"})
-    assert "virtual server &#x27;Exchange-443&#x27; exists" in response.content.decode()
-
-
 def test_an_expired_token_applies_nothing(admin):
     job = {"op": "import", "name": "x.cf", "text": "network = direct\n", "kind": "lvscf", "replace": False, "basis": ""}
     import time

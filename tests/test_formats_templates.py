@@ -6,7 +6,14 @@ import pytest
 
 from virtualservers.formats.config import Config, config_problems
 from virtualservers.formats.lvscf import parse_lvscf, render_lvscf
-from virtualservers.formats.templates import dns_udp, exchange_2010_cas, web_farm
+from virtualservers.formats.templates import (
+    dns_udp,
+    exchange_2010_cas,
+    merge,
+    parse_real_servers,
+    service_names,
+    web_farm,
+)
 
 
 def test_exchange_2010_cas_builds_the_five_services_of_the_article():
@@ -66,3 +73,49 @@ def test_dns_udp_builds_udp_and_tcp_53_with_dns_checks():
     }
     with pytest.raises(ValueError, match="unknown DNS record type"):
         dns_udp("ns", "192.0.2.53", "eth0", ["192.0.2.54"], dns_type="XYZ")
+
+
+def test_real_servers_are_entered_once_with_or_without_names():
+    assert parse_real_servers("CAS1 192.0.2.21\nCAS2 192.0.2.22") == [("CAS1", "192.0.2.21"), ("CAS2", "192.0.2.22")]
+    assert parse_real_servers("192.0.2.21, 192.0.2.22 2001:db8::1") == [
+        ("", "192.0.2.21"), ("", "192.0.2.22"), ("", "2001:db8::1")]
+    assert parse_real_servers("192.0.2.300") == [("", "192.0.2.300")]  # refused later, as an address
+    with pytest.raises(ValueError, match="real server 'CAS1' has no address"):
+        parse_real_servers("CAS1 CAS2 192.0.2.22")
+    with pytest.raises(ValueError, match="given twice"):
+        exchange_2010_cas("EX", "192.0.2.50", "eth0", [("CAS1", "192.0.2.21"), ("CAS1", "192.0.2.22")])
+
+
+def test_the_names_the_help_gives_are_the_names_made():
+    for template, build, args in (("exchange", exchange_2010_cas, ()), ("web", web_farm, ()), ("dns", dns_udp, ())):
+        servers = build("P", "192.0.2.50", "eth0", ["192.0.2.21"], *args)
+        assert [vs.name for vs in servers] == service_names(template, "P")
+
+
+def test_a_check_is_chosen_per_service_among_those_offered():
+    servers = exchange_2010_cas("EX", "192.0.2.50", "eth0", ["192.0.2.21"], checks={"443": "tcp", "80": "http"})
+    assert [vs.health_check.check_type for vs in servers] == ["tcp", "http", "tcp", "tcp", "tcp"]
+    with pytest.raises(ValueError, match="cannot be checked by 'owa'"):
+        exchange_2010_cas("EX", "192.0.2.50", "eth0", ["192.0.2.21"], checks={"135": "owa"})
+
+
+def test_merge_adds_the_missing_and_reports_what_differs_without_changing_it():
+    first = exchange_2010_cas("Exchange", "192.0.2.50", "eth0", [("CAS1", "192.0.2.21")], checks={"443": "tcp"})[0]
+    first.directors = ["lb1"]
+    template = exchange_2010_cas("EXCHB", "192.0.2.50", "eth0", [("CAS1", "192.0.2.21"), ("CAS2", "192.0.2.22")])
+    merged = merge([first], template)
+    assert [vs.name for vs in merged.servers] == ["EXCHB-135", "EXCHB-7575", "EXCHB-7576", "EXCHB-80", "Exchange-443"]
+    kept = merged.servers[-1]
+    assert kept.health_check.check_type == "tcp" and [rs.name for rs in kept.real_servers] == ["CAS1", "CAS2"]
+    assert merged.matched == {"EXCHB-443": "Exchange-443"}
+    assert any("check_type tcp → https" in line for line in merged.differing["Exchange-443"])
+
+    replaced = merge([first], template, replace={"Exchange-443"}).servers[-1]
+    assert (replaced.name, replaced.directors, replaced.health_check.check_type) == ("Exchange-443", ["lb1"], "https")
+
+
+def test_merge_numbers_a_real_server_whose_name_is_taken_at_another_address():
+    existing = exchange_2010_cas("EX", "192.0.2.50", "eth0", [("CAS2", "192.0.2.99")])[0]
+    template = exchange_2010_cas("EX", "192.0.2.50", "eth0", [("CAS2", "192.0.2.22")])
+    kept = next(vs for vs in merge([existing], template).servers if vs.name == "EX-443")
+    assert [(rs.name, rs.address) for rs in kept.real_servers] == [("CAS2", "192.0.2.99"), ("CAS2-2", "192.0.2.22")]

@@ -54,6 +54,7 @@ def snapshot_of(table: ipvs.Table) -> dict:
     ("/control/live/", 12, "10.1.3.250:80"),
     ("/audit/", 8, "VirtualServer"),
     ("/directors/", 6, "lab"),
+    ("/hosts/", 8, "10.2.3.250"),
 ])
 def test_a_list_page_needs_few_queries_whatever_the_size(client_for, admin_user, big_table, url, most, shows,
                                                           django_assert_max_num_queries):

@@ -35,7 +35,8 @@ def pages_to_read(world) -> list[str]:
     latest = AuditEntry.objects.order_by("-id").first()
     return [*edit_pages(world), reverse("virtual_list"), reverse("real_list", args=[vs.pk]),
             reverse("real_prep", args=[vs.pk]), reverse("control"), reverse("redundancy_groups"),
-            reverse("director_list"), reverse("audit_list"),
+            reverse("director_list"), reverse("audit_list"), reverse("host_list"),
+            reverse("host_detail", args=[world["rs"].address]),
             *([reverse("audit_detail", args=[latest.pk])] if latest else [])]
 
 

@@ -15,6 +15,7 @@ from django.core import signing
 
 from . import configio
 from .formats.config import Config
+from .formats.templates import Merge, merge
 from .io_forms import TEMPLATES, build_template
 
 TOKEN_SALT = "lbadmin.configio.preview"
@@ -40,12 +41,23 @@ def job_source(job: dict) -> tuple[configio.Source, bool, str]:
     """(what to apply, replace?, the name shown in messages and the audit log)."""
     op = job["op"]
     if op == "template":
-        servers = build_template(job["params"])
+        # Applied to what exists: the whole resulting set, written in replace mode, so the
+        # services the template does not touch are written back unchanged.
+        current = configio.read_config()
+        merged = template_merge(job, current)
         name = f"template {TEMPLATES[job['params']['template']].split(' (')[0]}"
-        return configio.Source(Config(virtual_servers=servers), [], False), False, name
+        result = Config(cluster=current.cluster, redundancy=current.redundancy, virtual_servers=merged.servers)
+        return configio.Source(result, [], False), True, name
     kind = configio.BACKUP if op == "restore" else job["kind"]
     source = configio.parse_source(kind, job["text"], job["name"])
     return source, op == "restore" or bool(job.get("replace")), job["name"]
+
+
+def template_merge(job: dict, current: Config | None = None) -> Merge:
+    """The template of a job applied to the configuration; `replace` (names of existing
+    virtual servers the operator chose in the preview) are overwritten."""
+    current = current or configio.read_config()
+    return merge(current.virtual_servers, build_template(job["params"]), job.get("replace_names", ()))
 
 
 def run_job(job: dict, *, dry_run: bool) -> tuple[configio.Plan, list[str]]:

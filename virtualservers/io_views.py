@@ -19,8 +19,8 @@ from lbadmin.roles import ADMIN, VIEWER, role_required
 from . import configio
 from .formats.keepalived import keepalived_report, render_keepalived
 from .formats.lvscf import lvscf_report, render_lvscf
-from .io_forms import TEMPLATE_PARAMS, ImportForm, TemplateForm, UploadForm, file_name
-from .io_jobs import OPERATIONS, JobRefused, is_current, open_job, run_job, sign_job
+from .io_forms import TEMPLATES, ImportForm, TemplateForm, UploadForm, file_name, template_of
+from .io_jobs import OPERATIONS, JobRefused, is_current, open_job, run_job, sign_job, template_merge
 
 
 # --- downloads ------------------------------------------------------------------------
@@ -76,9 +76,14 @@ def backup_download(request: HttpRequest) -> HttpResponse:
 
 def _preview(request: HttpRequest, job: dict, plan: configio.Plan, warnings: list[str], note: str = "") -> HttpResponse:
     job, token = sign_job(job)
+    # A template applied to existing services: what it would change beyond adding, each
+    # replaced only if the operator ticks it here.
+    merged = template_merge(job) if job["op"] == "template" else None
+    differing = sorted(merged.differing.items()) if merged else []
+    matched = sorted((new, old) for new, old in merged.matched.items() if new != old) if merged else []
     return render(request, "virtualservers/io/preview.html", {
         "op": OPERATIONS[job["op"]], "job": job, "plan": plan, "warnings": warnings, "token": token, "note": note,
-        "replace": job["op"] == "restore" or bool(job.get("replace")),
+        "replace": job["op"] == "restore" or bool(job.get("replace")), "differing": differing, "matched": matched,
     })
 
 
@@ -88,8 +93,8 @@ def _refused(form: forms.Form, field: str | None, error: Exception) -> None:
         form.add_error(field, problem)
 
 
-def _form_page(request: HttpRequest, op: str, form: forms.Form) -> HttpResponse:
-    return render(request, "virtualservers/io/form.html", {"op": OPERATIONS[op], "op_name": op, "form": form})
+def _form_page(request: HttpRequest, op: str, form: forms.Form, **context) -> HttpResponse:
+    return render(request, "virtualservers/io/form.html", {"op": OPERATIONS[op], "op_name": op, "form": form, **context})
 
 
 def _upload_view(request: HttpRequest, op: str, form_class: type[forms.Form]) -> HttpResponse:
@@ -128,7 +133,7 @@ def config_template(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TemplateForm(request.POST)
         if form.is_valid():
-            job = {"op": "template", "params": {k: form.cleaned_data.get(k) or "" for k in TEMPLATE_PARAMS}}
+            job = {"op": "template", "params": form.params()}
             try:
                 plan, warnings = run_job(job, dry_run=True)
             except configio.ConfigRefused as exc:
@@ -136,8 +141,8 @@ def config_template(request: HttpRequest) -> HttpResponse:
             else:
                 return _preview(request, job, plan, warnings)
     else:
-        form = TemplateForm()
-    return _form_page(request, "template", form)
+        form = TemplateForm(template=template_of(request.GET))
+    return _form_page(request, "template", form, templates=TEMPLATES, template_key=form.template_key)
 
 
 def _confirm(request: HttpRequest, op: str) -> HttpResponse:
@@ -152,6 +157,9 @@ def _confirm(request: HttpRequest, op: str) -> HttpResponse:
             plan, warnings = run_job(job, dry_run=True)
             return _preview(request, job, plan, warnings,
                             note="The configuration changed since the preview. Check these changes, then confirm again.")
+        if op == "template":
+            # The services ticked in the preview, among those it listed as differing.
+            job["replace_names"] = sorted(set(request.POST.getlist("replace")) & set(template_merge(job).differing))
         plan, warnings = run_job(job, dry_run=False)
     except (configio.SourceError, configio.ConfigRefused, ValueError) as exc:
         problems = exc.problems if isinstance(exc, configio.ConfigRefused) else [str(exc)]

@@ -87,7 +87,7 @@ def describe(vs: VirtualServerConfig) -> str:
     return f"{state} {endpoint(vs)} {vs.scheduler}{forwarding}, {vs.health_check.check_type} check, real servers: {real or '(none)'}{directors}"
 
 
-def _virtual_changes(old: VirtualServerConfig, new: VirtualServerConfig) -> list[str]:
+def virtual_changes(old: VirtualServerConfig, new: VirtualServerConfig) -> list[str]:
     details = _field_changes(old, new)
     details += _field_changes(old.health_check, new.health_check, "check ")
     old_rs = {rs.name: rs for rs in old.real_servers}
@@ -117,7 +117,7 @@ def diff_configs(before: Config, after: Config, include_settings: bool = True) -
         if name not in old_vs:
             result.append(Change("add", "virtual server", name, [describe(vs)]))
         else:
-            details = _virtual_changes(old_vs[name], vs)
+            details = virtual_changes(old_vs[name], vs)
             if details:
                 result.append(Change("change", "virtual server", name, details))
     result += [Change("remove", "virtual server", name, [endpoint(vs)]) for name, vs in old_vs.items() if name not in new_vs]
