@@ -16,7 +16,7 @@ Reads of the director's table: every ipvsadm run goes through a counting wrapper
 with 5 viewers and then with the full number (operators the same), and compares the reads
 per minute: pages read Redis, never a director, so the ratio should be about 1.
 
-Without --lab the director is the test suite's one (factories.director: `local`, ipvsadm
+Without --lab the director is `local` (ipvsadm
 on this host); this host's kernel has no IPVS, so every read fails and the pages show that
 (said in the figures). With --lab it is the QEMU lab director over SSH (3-5 minutes to
 boot under TCG).
@@ -294,8 +294,21 @@ def populate(args, stack: Stack, vm=None) -> Setup:
 
     from lbadmin.models import ClusterSettings
     from lbadmin.roles import ADMIN, VIEWER, set_role
-    from tests import factories
-    from virtualservers.models import HealthCheck
+    from lbadmin.models import Director
+    from virtualservers.models import HealthCheck, RealServer, VirtualServer
+
+    def add_virtual(**fields) -> VirtualServer:
+        vs = VirtualServer(vip_nmask="255.255.255.255", protocol="tcp", scheduler="rr", **fields)
+        vs.full_clean()
+        vs.save()
+        HealthCheck.objects.create(virtual_server=vs)
+        return vs
+
+    def add_real(vs: VirtualServer, **fields) -> RealServer:
+        rs = RealServer(virtual_server=vs, **fields)
+        rs.full_clean()
+        rs.save()
+        return rs
 
     for i in range(args.viewers):
         set_role(User.objects.create_user(f"viewer{i}", password=PASSWORD), VIEWER)
@@ -323,11 +336,11 @@ def populate(args, stack: Stack, vm=None) -> Setup:
         wrapper.write_text(COUNTING_WRAPPER.format(log=shlex.quote(str(log)), ipvsadm=shlex.quote(ipvsadm)))
         wrapper.chmod(0o755)
         log.touch()
-        factories.director()  # the test suite's director: local, 127.0.0.1
+        Director.objects.create(name="lab", address="127.0.0.1", transport="local")  # as the tests' director
         wrapper_log = lambda: log.read_text().splitlines()  # noqa: E731
         vips = [f"192.0.2.{50 + i}" for i in range(10)]
         servers = None
-        described = ("local (ipvsadm on this host, as tests/factories.director), whose kernel has "
+        described = ("local (ipvsadm on this host), whose kernel has "
                      f"{'IPVS' if Path('/proc/net/ip_vs').exists() else 'NO IPVS: every read fails, the pages say so'}")
     settings = ClusterSettings.load()
     settings.ipvsadm_path = str(wrapper)
@@ -340,17 +353,16 @@ def populate(args, stack: Stack, vm=None) -> Setup:
         threading.Thread(target=listener.serve_forever, daemon=True).start()
     virtual = []
     for i in range(max(1, args.operators)):
-        vs = factories.virtual_server(name=f"bench-{i}", address=vips[i % len(vips)], port=80, device="",
-                                      forwarding="nat", persistent=0, pmask="", active=True)
+        vs = add_virtual(name=f"bench-{i}", address=vips[i % len(vips)], port=80, device="", forwarding="nat",
+                         persistent=0, pmask="", active=True)
         rs_pks = []
         for j in range(3):
             if servers:
-                rs = factories.real_server(vs, name=servers[j].name, address=servers[j].ipv4, admin_state="enabled",
-                                           check_address="127.0.0.1", check_port=vm.check_endpoint(servers[j].name)[1])
+                rs = add_real(vs, name=servers[j].name, address=servers[j].ipv4, admin_state="enabled",
+                              check_address="127.0.0.1", check_port=vm.check_endpoint(servers[j].name)[1])
             else:
-                rs = factories.real_server(vs, name=f"rs{j}", address=f"198.51.100.{10 * i + j + 1}",
-                                           admin_state="enabled", check_address="127.0.0.1",
-                                           check_port=listener.server_address[1])
+                rs = add_real(vs, name=f"rs{j}", address=f"198.51.100.{10 * i + j + 1}", admin_state="enabled",
+                              check_address="127.0.0.1", check_port=listener.server_address[1])
             rs_pks.append(rs.pk)
         if servers:  # the lab's forwarders accept every connection: check with HTTP (lab/vm.py)
             HealthCheck.objects.filter(virtual_server=vs).update(check_type="http", interval=2, timeout=2)
