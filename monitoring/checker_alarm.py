@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from lbadmin.redis_client import get_redis
+from lbadmin.redis_client import get_redis, redis_outage
 from virtualservers.models import HealthCheck, RealServer
 
 from .health_counter import LAST_RESULT_KEY
@@ -32,6 +32,9 @@ def checker_alarm(now: float | None = None) -> CheckerAlarm | None:
         return None
     limit = ALARM_INTERVALS * min(periods)
     now = time.time() if now is None else now
+    outage = redis_outage()  # known down: say so now, not after a 2-s socket timeout
+    if outage is not None:
+        return CheckerAlarm(f"Cannot read the health checker's results: {outage.words} ({outage.reason})", None)
     try:
         stamp = get_redis().get(LAST_RESULT_KEY)
     except Exception as exc:

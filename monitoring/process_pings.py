@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psutil
 
 from lbadmin.celery import app
-from lbadmin.redis_client import get_redis
+from lbadmin.redis_client import get_redis, redis_outage
 
 HEARTBEAT_KEY = "lbadmin:heartbeat:beat"
 BEAT_STALE_AFTER = 20.0  # seconds: four missed 5 s ticks
@@ -33,6 +33,9 @@ def check_web() -> Liveness:
 
 
 def check_redis() -> Liveness:
+    outage = redis_outage()  # at most one short probe for the whole page, not a 2-s wait
+    if outage is not None:
+        return Liveness("redis", False, f"no answer: {outage.words} ({outage.reason})")
     started = time.perf_counter()
     try:
         get_redis().ping()

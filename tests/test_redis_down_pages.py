@@ -110,3 +110,21 @@ def test_a_hung_redis_costs_a_page_at_most_the_probe_timeout(own_redis, every_pr
 def test_the_banner_is_for_logged_in_people_only(client, own_redis):
     own_redis.stop()
     assert BANNER not in client.get(reverse("login")).content.decode()
+
+
+@pytest.mark.django_db
+def test_control_asks_redis_once_when_it_is_known_down(client_for, viewer, redis_gone, monkeypatch):
+    # A hung Redis costs each read its 2-s socket timeout: once the short probe has found it
+    # down, the checker alarm and the Redis row must not wait for their own reads.
+    from monitoring import checker_alarm, process_pings
+
+    def no_second_wait():
+        raise AssertionError("read Redis although it is known to be down")
+
+    factories.director()
+    vs = factories.virtual_server(active=True)
+    factories.real_server(vs)
+    monkeypatch.setattr(checker_alarm, "get_redis", no_second_wait)
+    monkeypatch.setattr(process_pings, "get_redis", no_second_wait)
+    page = client_for(viewer).get(reverse("control")).content.decode()
+    assert "Cannot read the health checker&#x27;s results: Redis unreachable since" in page
