@@ -40,6 +40,8 @@ class ClusterConfig:
     active_cmd: str = ""
     inactive_cmd: str = ""
     ipvsadm_path: str = "/sbin/ipvsadm"
+    expire_quiescent_template: bool = True
+    expire_nodest_conn: bool = True
 
 
 @dataclass
