@@ -31,6 +31,7 @@ EXPECTED = {
     "real_delete": (GET_ONLY, ADMIN),
     "real_toggle": (GET_ONLY, OPERATOR),
     "real_drain": (GET_ONLY, OPERATOR),
+    "real_row": (VIEWER, GET_ONLY),
     "check_edit": (VIEWER, ADMIN),
     "director_list": (VIEWER, GET_ONLY),
     "director_add": (ADMIN, ADMIN),

@@ -4,7 +4,8 @@
   function tick() {
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Math.round((Date.parse(el.dataset.deadline) - Date.now()) / 1000);
-      el.textContent = left > 0 ? "drain ends in " + left + " s (or when idle)" : "drain timeout passed";
+      el.textContent = left > 0 ? "drain ends in " + left + " s (or when its connections end)"
+                                : "drain time over: being removed from the table";
     });
   }
   setInterval(tick, 1000);
