@@ -19,6 +19,7 @@ from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
 from .apply_status import apply_status
 from .formats.realserver_prep import Prep, prepare
 from .forms import HealthCheckForm, RealServerForm, VirtualServerForm
+from .blast_radius import Consequence, confirmed, consequences
 from .drain_facts import DrainFact, drain_facts
 from .health_facts import LastResult, last_results
 from .models import HealthCheck, RealServer, VirtualServer
@@ -172,7 +173,10 @@ def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpRe
 @require_POST
 @role_required(ADMIN)
 def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
-    rs = get_object_or_404(RealServer, pk=rs_pk, virtual_server_id=pk)
+    rs = get_object_or_404(RealServer.objects.select_related("virtual_server"), pk=rs_pk, virtual_server_id=pk)
+    harm = consequences("delete", [rs])
+    if harm and not confirmed(request.POST):
+        return confirm_harm(request, rs, "delete", harm)
     with transaction.atomic():
         audit.record("delete", rs, before=audit.snapshot(rs))
         rs.delete()
@@ -183,13 +187,29 @@ def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
     return redirect("real_list", pk=pk)
 
 
+def confirm_harm(request: HttpRequest, rs: RealServer, action: str, harm: list[Consequence]) -> HttpResponse:
+    """The refusal of a change that empties active services, with what it would do and a
+    form that repeats it with confirm=yes: in place of the row for HTMX, else a page
+    answered 409 (the status a later API gives too)."""
+    urls = {"delete": "real_delete", "drain": "real_drain"}
+    context = {"vs": rs.virtual_server, "rs": rs, "action": action, "harm": harm, "tab": "real",
+               "action_url": reverse(urls.get(action, "real_toggle"), args=[rs.virtual_server_id, rs.pk])}
+    if request.htmx:
+        return render(request, "virtualservers/_confirm_row.html", context)
+    return render(request, "virtualservers/real_confirm.html", context, status=409)
+
+
 def _admin_action(request: HttpRequest, pk: int, rs_pk: int, action: str | None) -> HttpResponse:
-    """activate, deactivate or drain (None: the toggle decides), audited, then reconciled."""
+    """activate, deactivate or drain (None: the toggle decides), audited, then reconciled;
+    refused unless confirmed when it leaves an active service without a real server."""
     with transaction.atomic():
         rs = get_object_or_404(RealServer.objects.select_for_update().select_related("virtual_server"),
                                pk=rs_pk, virtual_server_id=pk)
         before = audit.snapshot(rs)
         action = action or rs.toggle_action()
+        harm = consequences(action, [rs])
+        if harm and not confirmed(request.POST):
+            return confirm_harm(request, rs, action, harm)
         rs.set_admin_state(action)
         rs.save(update_fields=["admin_state", "drain_started_at"])
         audit.record(action, rs, before=before, after=audit.snapshot(rs))
