@@ -4,7 +4,6 @@ scheduler; carried to the kernel table and to keepalived.conf; lvs.cf says it dr
 import pytest
 from django.urls import reverse
 
-from tests import factories
 from virtualservers import ipvs
 from virtualservers.desired import desired_table, service_key
 from virtualservers.formats import choices, keepalived, lvscf
