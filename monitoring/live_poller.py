@@ -30,7 +30,7 @@ def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
     return f"{service}|{ipvs.format_endpoint(address, port)}"
 
 
-def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> dict[ipvs.DestRef, ipvs.DrainCount]:
+def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> None:
     """While a real server drains: one `ipvsadm -L -n -c` (its output grows with every
     connection and template, so never read otherwise), its counts written for the rows, and
     a reconcile queued as soon as a drain that is over still holds a server in the kernel
@@ -38,7 +38,7 @@ def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> d
     next 30-s sweep."""
     draining = drain_facts.draining_destinations()
     if not draining:
-        return {}
+        return
     counts = ipvs.count_per_destination(ipvs.parse_connections(executor.list_text("connections")), table)
     drain_facts.record(director.pk, draining, counts, table)
     now = timezone.now()
@@ -48,7 +48,6 @@ def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> d
         if over and drain_facts.in_table(ref, table):
             transaction.on_commit(lambda: queue_reconcile(director.pk, "drain ended"))
             break
-    return counts
 
 
 def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
@@ -56,7 +55,7 @@ def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
     listing = ipvs.parse_list(executor.list_text("list"))
     stats = ipvs.parse_stats(executor.list_text("stats"))
     rates = ipvs.parse_rate(executor.list_text("rate"))
-    drains = _drains(director, executor, listing.table)
+    _drains(director, executor, listing.table)
     services = []
     for key, service in sorted(listing.table.items(), key=lambda kv: kv[0].sort_key()):
         dests = []
@@ -68,7 +67,6 @@ def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
                 "endpoint": dest.endpoint, "forwarding": dest.forwarding, "weight": dest.weight,
                 "active": conns.active if conns else 0, "inactive": conns.inactive if conns else 0,
                 "conns": stat.conns if stat else 0,
-                "templates": drains[ref].templates if ref in drains else None,
                 "cps": rate.cps if rate else 0, "inpps": rate.inpps if rate else 0, "outpps": rate.outpps if rate else 0,
                 "inbps": rate.inbps if rate else 0, "outbps": rate.outbps if rate else 0,
             })
