@@ -16,7 +16,7 @@ class ClusterSettingsForm(forms.ModelForm):
     class Meta:
         model = ClusterSettings
         fields = ["primary", "primary_private", "network", "nat_router_ip", "nat_nmask", "nat_router_device",
-                  "tcp_timeout", "tcpfin_timeout", "udp_timeout", "service", "debug_level", "rsh_command",
+                  "tcp_timeout", "tcpfin_timeout", "udp_timeout", "expire_quiescent_template", "expire_nodest_conn", "service", "debug_level", "rsh_command",
                   "hard_shutdown", "active_cmd", "inactive_cmd", "ipvsadm_path"]
 
 

@@ -68,6 +68,29 @@ class ClusterSettings(SingletonModel):
     active_cmd = models.CharField(max_length=255, blank=True)
     inactive_cmd = models.CharField(max_length=255, blank=True)
     ipvsadm_path = models.CharField(max_length=255, default="/sbin/ipvsadm")
+    # Set on every director by reconcile (virtualservers/reconcile.py); off leaves the
+    # director's own value alone.
+    expire_quiescent_template = models.BooleanField(
+        "expire persistence templates of weight-0 servers", default=True,
+        help_text="net.ipv4.vs.expire_quiescent_template=1 on the directors. A persistent service keeps a "
+                  "template per client that sends the client back to the same real server for the whole "
+                  "persistence timeout, even after the server is drained or quiesced to weight 0. On, the "
+                  "kernel drops such a template when the client returns, so the client goes to a server "
+                  "that takes traffic and a drain ends with its connections. Off: lbadmin leaves the "
+                  "director's value as it is.")
+    expire_nodest_conn = models.BooleanField(
+        "expire connections of removed servers", default=True,
+        help_text="net.ipv4.vs.expire_nodest_conn=1 on the directors. When a real server is removed from "
+                  "the table (a drain that timed out, a failed health check), the kernel drops its "
+                  "connections at their next packet, so the client gets a reset and reconnects to a live "
+                  "server instead of hanging until its timeout. Off: lbadmin leaves the director's value "
+                  "as it is.")
+
+    def ipvs_sysctls(self) -> dict[str, str]:
+        """The IPVS sysctls lbadmin sets on every director (scripts.SET_IPVS_SYSCTLS)."""
+        wanted = {"expire_nodest_conn": self.expire_nodest_conn,
+                  "expire_quiescent_template": self.expire_quiescent_template}
+        return {name: "1" for name, on in wanted.items() if on}
 
     class Meta:
         verbose_name = "global settings"

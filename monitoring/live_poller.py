@@ -9,10 +9,11 @@ import logging
 import time
 
 from django.db import transaction
+from django.utils import timezone
 
 from lbadmin.models import Director
 from lbadmin.redis_client import get_redis
-from virtualservers import ipvs
+from virtualservers import drain_facts, ipvs
 from virtualservers.reconcile import UNREACHABLE, executor_for, forget_executor
 from virtualservers.tasks import queue_reconcile
 
@@ -29,11 +30,32 @@ def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
     return f"{service}|{ipvs.format_endpoint(address, port)}"
 
 
-def _snapshot(executor: ipvs.Executor) -> dict:
+def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> None:
+    """While a real server drains: one `ipvsadm -L -n -c` (its output grows with every
+    connection and template, so never read otherwise), its counts written for the rows, and
+    a reconcile queued as soon as a drain that is over still holds a server in the kernel
+    (its last connection closed, or its deadline passed): the drain ends now, not at the
+    next 30-s sweep."""
+    draining = drain_facts.draining_destinations()
+    if not draining:
+        return
+    counts = ipvs.count_per_destination(ipvs.parse_connections(executor.list_text("connections")), table)
+    drain_facts.record(director.pk, draining, counts, table)
+    now = timezone.now()
+    for rs, ref in draining.values():
+        deadline = rs.drain_deadline()
+        over = (deadline is not None and now >= deadline) or not counts.get(ref, ipvs.DrainCount()).connections
+        if over and drain_facts.in_table(ref, table):
+            transaction.on_commit(lambda: queue_reconcile(director.pk, "drain ended"))
+            break
+
+
+def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
     started = time.perf_counter()
     listing = ipvs.parse_list(executor.list_text("list"))
     stats = ipvs.parse_stats(executor.list_text("stats"))
     rates = ipvs.parse_rate(executor.list_text("rate"))
+    _drains(director, executor, listing.table)
     services = []
     for key, service in sorted(listing.table.items(), key=lambda kv: kv[0].sort_key()):
         dests = []
@@ -78,7 +100,7 @@ def poll_director(director: Director) -> dict:
     redis = get_redis()
     try:
         executor = executor_for(director)
-        snapshot = _snapshot(executor)
+        snapshot = _snapshot(director, executor)
         if director.group_id is not None:
             snapshot["vrrp"] = poll_vrrp(director, executor)
     except ipvs.IpvsError as exc:

@@ -62,12 +62,13 @@ def test_it_records_delete_activate_deactivate_and_drain(client_for, admin_user)
     rs = factories.real_server(vs, admin_state="enabled")
     c.post(reverse("virtual_toggle", args=[vs.pk]))
     assert last("activate").changes() == [("active", False, True)]
-    c.post(reverse("real_toggle", args=[vs.pk, rs.pk]))
+    # The last real server of an active service: each taking out is confirmed (blast_radius).
+    c.post(reverse("real_toggle", args=[vs.pk, rs.pk]), {"confirm": "yes"})
     assert last("deactivate").changes() == [("admin_state", "enabled", "disabled")]
     c.post(reverse("real_toggle", args=[vs.pk, rs.pk]))
-    c.post(reverse("real_drain", args=[vs.pk, rs.pk]))
+    c.post(reverse("real_drain", args=[vs.pk, rs.pk]), {"confirm": "yes"})
     assert last("drain").changes() == [("admin_state", "enabled", "draining")]
-    c.post(reverse("real_delete", args=[vs.pk, rs.pk]))
+    c.post(reverse("real_delete", args=[vs.pk, rs.pk]), {"confirm": "yes"})
     assert last("delete").before["name"] == "CAS1" and last("delete").after is None
     assert not RealServer.objects.exists()
 

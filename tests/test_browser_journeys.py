@@ -87,6 +87,10 @@ def build_and_operate_a_service(page, base_url: str) -> tuple[VirtualServer, Rea
     page.locator(f"#rs-{web1.pk} button.toggle").click()  # deactivate
     page.locator(f"#rs-{web1.pk} .badge.disabled").wait_for()
     page.locator(f"#rs-{web2.pk} button:text('DRAIN')").click()
+    # web2 is the last server taking traffic: the row first says what draining it does.
+    page.locator(f"#rs-{web2.pk}.confirm").wait_for()
+    assert "fails: no real server is left behind it" in page.locator(f"#rs-{web2.pk}").inner_text()
+    page.locator(f"#rs-{web2.pk} button:text('DRAIN ANYWAY')").click()
     page.locator(f"#rs-{web2.pk} .badge.draining").wait_for()
     assert still_the_same_page(page)
     return vs, web1, web2

@@ -47,6 +47,7 @@ def test_it_refuses_what_is_not_a_plain_address(text):
     (lambda: Service(ServiceKey("tcp", "2001:db8::1", 80), persistent=60, netmask="255.0.0.0"), "prefix length"),
     (lambda: Service(ServiceKey("tcp", "192.0.2.1", 80), persistent=60, netmask="24"), "dotted"),
     (lambda: Service(ServiceKey("tcp", "192.0.2.1", 80), sched_flags=("sh-port",)), "needs the sh"),
+    (lambda: Service(ServiceKey("tcp", "192.0.2.1", 80), "sh", sched_flags=("mh-port",)), "needs the mh"),
     (lambda: Service(ServiceKey("tcp", "192.0.2.1", 80), pe="sip now"), "persistence engine"),
     (lambda: Service(ServiceKey("tcp", "192.0.2.1", 80), destinations=[
         Destination("10.0.0.1", 80), Destination("10.0.0.1", 80, weight=2)]), "twice"),
@@ -65,7 +66,10 @@ def test_it_drops_default_persistence_masks_since_ipvsadm_does_not_print_them():
 def test_it_names_scheduler_flags_as_ipvsadm_does_for_the_scheduler():
     key = ServiceKey("tcp", "192.0.2.1", 80)
     assert Service(key, "sh", sched_flags=("flag-2", "flag-1")).sched_flags == ("sh-fallback", "sh-port")
-    assert Service(key, "mh", sched_flags="flag-3,flag-1").sched_flags == ("flag-1", "flag-3")
+    # ipvsadm 1.31 in the lab: "-s mh -b flag-1" is saved as "-s mh -b mh-fallback".
+    assert Service(key, "mh", sched_flags="flag-3,flag-1").sched_flags == ("mh-fallback", "flag-3")
+    assert Service(key, "mh", sched_flags=("mh-port", "mh-fallback")).sched_flags == ("mh-fallback", "mh-port")
+    assert Service(key, "rr", sched_flags=("flag-2",)).sched_flags == ("flag-2",)
 
 
 def test_tables_are_equal_exactly_when_the_kernel_state_is():

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import strategies as st
 
 from virtualservers.ipvs import Destination, Service, ServiceKey, Table
-from virtualservers.ipvs.model import SCHEDULERS
+from virtualservers.ipvs.model import SCHED_FLAGS, SCHEDULERS
 from lab.services import free_port  # noqa: F401  (tests import it from here)
 
 # ---------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def services(draw, thresholds: bool = False) -> Service:
         netmask = draw(st.sampled_from([None, *(NETMASK4 if family == 4 else NETMASK6)]))
     pe = draw(st.sampled_from([None, None, "sip"]))
     ops = draw(st.booleans()) if kind in ("udp", "fwmark") else False
-    names = ["sh-fallback", "sh-port", "flag-3"] if scheduler == "sh" else ["flag-1", "flag-2", "flag-3"]
+    names = [*SCHED_FLAGS.get(scheduler, ("flag-1", "flag-2")), "flag-3"]
     flags = tuple(draw(st.lists(st.sampled_from(names), unique=True, max_size=2)))
     dests = draw(st.lists(destinations(key, thresholds), max_size=5, unique_by=lambda d: d.key))
     return Service(key, scheduler, persistent, netmask, pe, ops, flags, dests)

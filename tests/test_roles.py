@@ -31,6 +31,7 @@ EXPECTED = {
     "real_delete": (GET_ONLY, ADMIN),
     "real_toggle": (GET_ONLY, OPERATOR),
     "real_drain": (GET_ONLY, OPERATOR),
+    "real_row": (VIEWER, GET_ONLY),
     "check_edit": (VIEWER, ADMIN),
     "director_list": (VIEWER, GET_ONLY),
     "director_add": (ADMIN, ADMIN),
@@ -69,6 +70,9 @@ def ids(db, make_user):
 
     vs = factories.virtual_server()
     rs = factories.real_server(vs)
+    # Another serving server: taking `rs` out never empties the service (which would ask
+    # for a confirmation first, virtualservers/blast_radius.py, tested on its own).
+    factories.real_server(vs, "CAS2", "192.0.2.22", admin_state="enabled")
     d = factories.director()
     from lbadmin.models import RedundancyGroup
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from lbadmin.models import ClusterSettings, Director
 
 from . import ipvs
+from .formats.validate import split_sched_flags
 from .models import RealServer, VirtualServer
 from .slow_start import desired_weight
 from .vrrp_config import served_by_group
@@ -96,6 +97,7 @@ def service_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConnection
     persistent = vs.persistent or None
     netmask = (vs.pmask or None) if persistent else None
     return ipvs.Service(service_key(vs), scheduler=vs.scheduler, persistent=persistent, netmask=netmask,
+                        sched_flags=split_sched_flags(vs.sched_flags),
                         destinations=destinations_of(vs, cluster, live, now))
 
 

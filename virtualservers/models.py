@@ -38,6 +38,8 @@ class VirtualServer(NullBlankIPs):
     protocol = models.CharField(max_length=4, choices=Protocol.choices, default=Protocol.TCP)
     fwmark = models.PositiveBigIntegerField("firewall mark", null=True, blank=True)
     scheduler = models.CharField("scheduling", max_length=5, choices=Scheduler.choices, default=Scheduler.WLC)
+    sched_flags = models.CharField("scheduler flags", max_length=64, blank=True, default="",
+                                   help_text="Only for source hashing (sh) and Maglev hashing (mh)")
     persistent = models.PositiveIntegerField("persistence (s)", default=0, help_text="0 turns persistence off")
     pmask = models.CharField("persistence netmask", max_length=39, blank=True)
     forwarding = models.CharField(max_length=6, choices=Forwarding.choices, blank=True, default="")

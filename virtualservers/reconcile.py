@@ -23,6 +23,7 @@ from lbadmin.models import ClusterSettings, Director
 from lbadmin.redis_client import get_redis
 
 from . import ipvs
+from .ipvs import scripts as ipvs_scripts
 from .desired import LiveConnections, desired_table, desired_timeouts
 from .models import ApplyRun, RealServer
 from .vrrp_config import converge_keepalived, desired_keepalived, diff_lines
@@ -39,9 +40,13 @@ DRIFT_TRIGGERS = ("sweep", "drift")
 # Runs that read the director's keepalived.conf back even when lbadmin's copy says it is
 # current: the sweep (someone may have edited the file) and a director seen again.
 KEEPALIVED_VERIFY_TRIGGERS = ("sweep", "director reachable again")
+SYSCTL_LINE_RE = re.compile(r"^net\.ipv4\.vs\.(\w+) = (\d+)$", re.MULTILINE)
 TIMEOUTS_RE = re.compile(r"Timeout \(tcp tcpfin udp\):\s*(\d+)\s+(\d+)\s+(\d+)")
 
 _executors: dict[int, tuple[tuple, ipvs.Executor]] = {}
+# The IPVS sysctls this process last set per director: set again when they change, when
+# the director comes back (a reboot resets them) and at every sweep.
+_sysctls_set: dict[int, dict[str, str]] = {}
 
 
 def executor_for(director: Director) -> ipvs.Executor:
@@ -65,6 +70,7 @@ def executor_for(director: Director) -> ipvs.Executor:
 
 
 def forget_executor(director_id: int) -> None:
+    _sysctls_set.pop(director_id, None)
     cached = _executors.pop(director_id, None)
     if cached:
         cached[1].close()
@@ -102,6 +108,23 @@ def _timeout_command(executor: ipvs.Executor) -> ipvs.Command | None:
     if all(w == 0 or w == l for w, l in zip(wanted, live)):
         return None
     return ipvs.set_timeouts(*wanted)
+
+
+def ensure_sysctls(director: Director, executor: ipvs.Executor, trigger: str) -> str:
+    """Set the IPVS sysctls GLOBAL SETTINGS asks for (expire_quiescent_template,
+    expire_nodest_conn) and check them read back; "" when nothing was run."""
+    wanted = ClusterSettings.load().ipvs_sysctls()
+    if not wanted or (_sysctls_set.get(director.pk) == wanted and trigger not in KEEPALIVED_VERIFY_TRIGGERS):
+        return ""
+    args = [item for name, value in sorted(wanted.items()) for item in (name, value)]
+    output = executor.run_script(ipvs_scripts.SET_IPVS_SYSCTLS, args).stdout
+    seen = dict(SYSCTL_LINE_RE.findall(output))
+    wrong = [f"net.ipv4.vs.{name} is {seen.get(name, 'unreadable')}, not {value}"
+             for name, value in wanted.items() if seen.get(name) != value]
+    if wrong:
+        raise ipvs.IpvsError("the director kept its IPVS settings: " + "; ".join(wrong))
+    _sysctls_set[director.pk] = wanted
+    return output.strip()
 
 
 def reconcile_director(director_id: int, trigger: str = "change", request_id: str = "",
@@ -143,6 +166,7 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
             if wanted is not None and wanted != director.vrrp_applied:
                 run.plan = "\n".join([run.plan, *diff_lines(director.vrrp_applied, wanted, director)]).strip()
             return outcome
+        ensure_sysctls(director, executor, trigger)  # before a drain's weight 0 reaches the kernel
         drift = _is_drift(baseline, trigger, live, desired)
         run.drift = drift
         if drift:

@@ -17,6 +17,7 @@ urlpatterns = [
     path("virtual/<int:pk>/real/", vs.real_list, name="real_list"),
     path("virtual/<int:pk>/real/add/", vs.real_edit, name="real_add"),
     path("virtual/<int:pk>/real/<int:rs_pk>/", vs.real_edit, name="real_edit"),
+    path("virtual/<int:pk>/real/<int:rs_pk>/row/", vs.real_row, name="real_row"),
     path("virtual/<int:pk>/real/<int:rs_pk>/delete/", vs.real_delete, name="real_delete"),
     path("virtual/<int:pk>/real/<int:rs_pk>/toggle/", vs.real_toggle, name="real_toggle"),
     path("virtual/<int:pk>/real/<int:rs_pk>/drain/", vs.real_drain, name="real_drain"),

@@ -19,9 +19,13 @@ from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
 from .apply_status import apply_status
 from .formats.realserver_prep import Prep, prepare
 from .forms import HealthCheckForm, RealServerForm, VirtualServerForm
+from .blast_radius import Consequence, confirmed, consequences
+from .drain_facts import DrainFact, drain_facts
 from .health_facts import LastResult, last_results
 from .models import HealthCheck, RealServer, VirtualServer
 from .tasks import configuration_changed
+
+HTMX_STOP_POLLING = 286
 
 
 @dataclass(frozen=True)
@@ -30,15 +34,26 @@ class RealServerRow:
     rs: RealServer
     last: LastResult | None
     inherited_forwarding: str
+    drain: DrainFact | None = None
+
+    @property
+    def follows_drain(self) -> bool:
+        """A draining row polls itself until the kernel no longer holds the server."""
+        return self.rs.admin_state == RealServer.AdminState.DRAINING and self.rs.virtual_server.active \
+            and (self.drain is None or self.drain.in_table)
 
 
 def real_server_rows(servers: list[RealServer], vs: VirtualServer) -> list[RealServerRow]:
-    """One query for the settings, one Redis round trip for the latest results."""
+    """One query for the settings, one Redis round trip each for the latest results and
+    the draining servers' connections."""
     cluster = ClusterSettings.load()
     last = last_results([rs.pk for rs in servers])
+    draining = {rs.pk: rs.drain_started_at.timestamp() for rs in servers
+                if rs.admin_state == RealServer.AdminState.DRAINING and rs.drain_started_at}
+    drains = drain_facts(list(draining), since=draining)
     for rs in servers:
         rs.virtual_server = vs  # the row's forwarding and port need it; no query per row
-    return [RealServerRow(rs, last.get(rs.pk), rs.effective_forwarding(cluster)) for rs in servers]
+    return [RealServerRow(rs, last.get(rs.pk), rs.effective_forwarding(cluster), drains.get(rs.pk)) for rs in servers]
 
 
 def real_row_response(request: HttpRequest, rs: RealServer, *, check_line: str = "",
@@ -129,6 +144,19 @@ def real_list(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "virtualservers/real_list.html", {"vs": vs, "tab": "real", "rows": rows, **apply_status()})
 
 
+@require_GET
+@role_required(VIEWER)
+def real_row(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
+    """One row, polled by HTMX while its server drains; told to stop (286) once it is out
+    of the kernel table or no longer draining."""
+    rs = get_object_or_404(RealServer.objects.select_related("virtual_server"), pk=rs_pk, virtual_server_id=pk)
+    row = real_server_rows([rs], rs.virtual_server)[0]
+    response = partial(request, "virtualservers/_real_row.html", {"vs": rs.virtual_server, "row": row})
+    if request.htmx and not row.follows_drain:
+        response.status_code = HTMX_STOP_POLLING
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(VIEWER)
 def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpResponse:
@@ -145,7 +173,10 @@ def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpRe
 @require_POST
 @role_required(ADMIN)
 def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
-    rs = get_object_or_404(RealServer, pk=rs_pk, virtual_server_id=pk)
+    rs = get_object_or_404(RealServer.objects.select_related("virtual_server"), pk=rs_pk, virtual_server_id=pk)
+    harm = consequences("delete", [rs])
+    if harm and not confirmed(request.POST):
+        return confirm_harm(request, rs, "delete", harm)
     with transaction.atomic():
         audit.record("delete", rs, before=audit.snapshot(rs))
         rs.delete()
@@ -156,13 +187,29 @@ def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
     return redirect("real_list", pk=pk)
 
 
+def confirm_harm(request: HttpRequest, rs: RealServer, action: str, harm: list[Consequence]) -> HttpResponse:
+    """The refusal of a change that empties active services, with what it would do and a
+    form that repeats it with confirm=yes: in place of the row for HTMX, else a page
+    answered 409 (the status a later API gives too)."""
+    urls = {"delete": "real_delete", "drain": "real_drain"}
+    context = {"vs": rs.virtual_server, "rs": rs, "action": action, "harm": harm, "tab": "real",
+               "action_url": reverse(urls.get(action, "real_toggle"), args=[rs.virtual_server_id, rs.pk])}
+    if request.htmx:
+        return render(request, "virtualservers/_confirm_row.html", context)
+    return render(request, "virtualservers/real_confirm.html", context, status=409)
+
+
 def _admin_action(request: HttpRequest, pk: int, rs_pk: int, action: str | None) -> HttpResponse:
-    """activate, deactivate or drain (None: the toggle decides), audited, then reconciled."""
+    """activate, deactivate or drain (None: the toggle decides), audited, then reconciled;
+    refused unless confirmed when it leaves an active service without a real server."""
     with transaction.atomic():
         rs = get_object_or_404(RealServer.objects.select_for_update().select_related("virtual_server"),
                                pk=rs_pk, virtual_server_id=pk)
         before = audit.snapshot(rs)
         action = action or rs.toggle_action()
+        harm = consequences(action, [rs])
+        if harm and not confirmed(request.POST):
+            return confirm_harm(request, rs, action, harm)
         rs.set_admin_state(action)
         rs.save(update_fields=["admin_state", "drain_started_at"])
         audit.record(action, rs, before=before, after=audit.snapshot(rs))

@@ -4,12 +4,34 @@
   function tick() {
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = Math.round((Date.parse(el.dataset.deadline) - Date.now()) / 1000);
-      el.textContent = left > 0 ? "drain ends in " + left + " s (or when idle)" : "drain timeout passed";
+      el.textContent = left > 0 ? "drain ends in " + left + " s (or when its connections end)"
+                                : "drain time over: being removed from the table";
     });
   }
   setInterval(tick, 1000);
   document.addEventListener("htmx:afterSettle", tick);
   document.addEventListener("DOMContentLoaded", tick);
+})();
+
+// Scheduler flags: the form offers only the chosen scheduler's own (each checkbox names its
+// scheduler in data-scheduler); the row is hidden for a scheduler that reads none.
+(function () {
+  function sync() {
+    var select = document.querySelector("select[name=scheduler]");
+    var boxes = document.querySelectorAll("input[data-scheduler]");
+    if (!select || !boxes.length) return;
+    var shown = 0;
+    boxes.forEach(function (box) {
+      var mine = box.dataset.scheduler === select.value;
+      (box.closest("label") || box).hidden = !mine;
+      if (!mine) box.checked = false; else shown++;
+    });
+    var row = boxes[0].closest("tr");
+    if (row) row.hidden = shown === 0;
+  }
+  document.addEventListener("change", function (event) { if (event.target.name === "scheduler") sync(); });
+  document.addEventListener("DOMContentLoaded", sync);
+  document.addEventListener("htmx:afterSettle", sync);
 })();
 
 // Copy buttons: a button with data-copy copies the text of the <pre> beside it.

@@ -40,6 +40,16 @@ SCHEDULER_CHOICES: Choices = (
     ("twos", "Weighted random twos choice (twos)"),
 )
 
+# The kernel's scheduler flags (ipvsadm -b, keepalived's keywords of the same names), each
+# read only by the scheduler it is named after; the engine's copy is ipvs.model.SCHED_FLAGS.
+SCHED_FLAG_CHOICES: Choices = (
+    ("sh-fallback", "sh-fallback: a client whose server is unavailable goes to another one"),
+    ("sh-port", "sh-port: hash the source port too, not only the address"),
+    ("mh-fallback", "mh-fallback: a client whose server is unavailable goes to another one"),
+    ("mh-port", "mh-port: hash the source port too, not only the address"),
+)
+SCHED_FLAGS_OF: dict[str, tuple[str, ...]] = {"sh": ("sh-fallback", "sh-port"), "mh": ("mh-fallback", "mh-port")}
+
 # The cluster-wide network type (lvs.cf `network`).
 NETWORK_CHOICES: Choices = (("nat", "NAT"), ("direct", "Direct routing"), ("tunnel", "Tunneling"))
 

@@ -40,6 +40,8 @@ class ClusterConfig:
     active_cmd: str = ""
     inactive_cmd: str = ""
     ipvsadm_path: str = "/sbin/ipvsadm"
+    expire_quiescent_template: bool = True
+    expire_nodest_conn: bool = True
 
 
 @dataclass
@@ -107,6 +109,7 @@ class VirtualServerConfig:
     protocol: str = "tcp"
     fwmark: int | None = None
     scheduler: str = "wlc"
+    sched_flags: str = ""   # "mh-fallback,mh-port": only the scheduler's own flags
     persistent: int = 0
     pmask: str = ""
     forwarding: str = ""
@@ -246,6 +249,7 @@ VIRTUAL_CHECKS: dict[str, Checker] = {
     "protocol": v.validate_protocol,
     "fwmark": v.validate_fwmark,
     "scheduler": v.validate_scheduler,
+    "sched_flags": v.validate_sched_flags,  # which scheduler: virtual_server_problems
     "persistent": v.validate_persistence,
     "forwarding": v.validate_forwarding,
     "sorry_server": v.validate_optional_ip,

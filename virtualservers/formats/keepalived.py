@@ -1031,6 +1031,8 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
 
     put(f"delay_loop {hc.interval}")
     put(f"lb_algo {vs.scheduler}")
+    for flag in v.split_sched_flags(vs.sched_flags):
+        put(flag)  # keepalived's keyword is ipvsadm's name; it must follow lb_algo, which it checks
     put(f"lb_kind {LB_KIND_OF[effective_forwarding(config, vs)]}")
     if vs.persistent:
         put(f"persistence_timeout {vs.persistent}")

@@ -794,6 +794,8 @@ def lvscf_report(config: Config) -> list[str]:
             notes.append(f"{who}: sorry_port {vs.sorry_port} not written (lvs.cf sends the sorry server the virtual port)")
         if vs.drain_timeout != 300:
             notes.append(f"{who}: drain_timeout {vs.drain_timeout} not written")
+        if vs.sched_flags:
+            notes.append(f"{who}: scheduler flags {vs.sched_flags} not written (lvs.cf has no keyword for them)")
         if hc.check_type not in ("tcp", "send_expect", "program"):
             notes.append(f"{who}: {hc.check_type} check written as a plain TCP connect")
         if hc.interval != hc.timeout:

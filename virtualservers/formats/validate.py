@@ -24,6 +24,8 @@ from .choices import (
     NETWORK_CHOICES,
     PROTOCOL_CHOICES,
     RSH_COMMAND_CHOICES,
+    SCHED_FLAG_CHOICES,
+    SCHED_FLAGS_OF,
     SCHEDULER_CHOICES,
     SERVICE_CHOICES,
     check_type_fields,
@@ -32,6 +34,7 @@ from .choices import (
 
 # The values of each choice list (labels and the lists themselves: choices.py).
 SCHEDULERS = values(SCHEDULER_CHOICES)
+SCHED_FLAGS = values(SCHED_FLAG_CHOICES)
 PROTOCOLS = values(PROTOCOL_CHOICES)
 NETWORKS = values(NETWORK_CHOICES)
 FORWARDINGS = values(FORWARDING_CHOICES)
@@ -298,6 +301,27 @@ def validate_scheduler(value: str) -> str:
     return validate_choice(value, SCHEDULERS, "scheduler")
 
 
+def split_sched_flags(value) -> list[str]:
+    """A virtual server's scheduler flags as stored: "mh-fallback,mh-port" (or a list)."""
+    if isinstance(value, (list, tuple)):
+        return [str(flag) for flag in value]
+    return [flag.strip() for flag in str(value or "").split(",") if flag.strip()]
+
+
+def validate_sched_flags(value, scheduler: str | None = None) -> str:
+    """Known flags, each once, and (given the scheduler) only the ones it reads; returned
+    as stored, in the order of SCHED_FLAG_CHOICES."""
+    flags = split_sched_flags(value)
+    for flag in flags:
+        validate_choice(flag, SCHED_FLAGS, "scheduler flag")
+        if scheduler is not None and flag not in SCHED_FLAGS_OF.get(scheduler, ()):
+            owner = flag.split("-")[0]
+            raise ValueError(f"the {flag} flag belongs to the {owner} scheduler, not to {scheduler}")
+    if len(set(flags)) != len(flags):
+        raise ValueError("a scheduler flag is given twice")
+    return ",".join(flag for flag in SCHED_FLAGS if flag in flags)
+
+
 def validate_protocol(value: str) -> str:
     return validate_choice(value, PROTOCOLS, "protocol")
 
@@ -475,6 +499,11 @@ def virtual_server_problems(vs) -> dict[str, str]:
         problems["sorry_port"] = "a sorry port needs a sorry server"
     if vs.fwmark and vs.protocol == "sctp":
         problems["fwmark"] = "firewall-mark services carry TCP and UDP; SCTP is not supported with marks"
+    if getattr(vs, "sched_flags", ""):
+        try:
+            validate_sched_flags(vs.sched_flags, vs.scheduler)
+        except ValueError as exc:
+            problems["sched_flags"] = str(exc)
     return problems
 
 

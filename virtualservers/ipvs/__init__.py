@@ -26,6 +26,8 @@ Text (render.py, parse.py)
     parse_stats(text) / parse_rate(text) -> CounterReport(services={ServiceKey: Stats|Rates},
                                                           destinations={DestRef: Stats|Rates})
     DestRef = (service: ServiceKey, address, port);  ParseError carries .lineno
+    parse_connections(text) -> [ConnectionEntry]     `ipvsadm -L -n -c` (connections.py)
+    count_per_destination(entries, table) -> {DestRef: DrainCount(connections, templates)}
 
 Changes (plan.py)
     plan(live, desired) -> [Command]    Command.line (for -R), .argv, .summary
@@ -34,6 +36,7 @@ Changes (plan.py)
 
 Running ipvsadm (executors.py)
     Executor protocol: run(argv, stdin=None) -> RunResult, save(), list_text(kind),
+                       (kind: list, stats, rate, connections)
                        restore(lines), close()
     LocalExecutor(ipvsadm='ipvsadm', timeout=30)
     SSHExecutor(host, port=22, user='root', key_path, host_key, timeout=30, ipvsadm='ipvsadm')
@@ -52,6 +55,7 @@ Limits worth knowing
 """
 
 from .addresses import format_endpoint, normalize_address
+from .connections import ConnectionEntry, DrainCount, count_per_destination, parse_connections
 from .errors import (
     CommandFailed, CommandTimeout, HostKeyMismatch, IpvsadmMissing, IpvsError,
     NoKernelSupport, NotRoot, ParseError, SSHAuthFailed, SSHRefused,
@@ -68,11 +72,11 @@ from .plan import Command, UnexpressibleTable, plan, set_timeouts, simulate
 from .render import render, render_restore
 
 __all__ = [
-    "Command", "CommandFailed", "CommandTimeout", "Connections", "CounterReport", "DestKey",
+    "Command", "CommandFailed", "CommandTimeout", "ConnectionEntry", "Connections", "DrainCount", "CounterReport", "DestKey",
     "DestRef", "Destination", "Executor", "HostKeyMismatch", "IpvsError", "IpvsadmMissing",
     "ListReport", "LocalExecutor", "NoKernelSupport", "NotRoot", "ParseError", "Rates",
     "RunResult", "SSHAuthFailed", "SSHExecutor", "SSHRefused", "Service", "ServiceKey",
-    "Stats", "Table", "UnexpressibleTable", "fingerprint", "format_endpoint",
-    "normalize_address", "parse_list", "parse_rate", "parse_save", "parse_stats", "plan",
+    "Stats", "Table", "UnexpressibleTable", "count_per_destination", "fingerprint", "format_endpoint",
+    "normalize_address", "parse_connections", "parse_list", "parse_rate", "parse_save", "parse_stats", "plan",
     "render", "render_restore", "scan_host_key", "set_timeouts", "simulate",
 ]

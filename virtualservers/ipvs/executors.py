@@ -35,10 +35,11 @@ from .errors import (
 from .render import render_restore
 from .scripts import SCRIPTS, Script
 
-ListKind = Literal["list", "stats", "rate"]
+ListKind = Literal["list", "stats", "rate", "connections"]
 _LIST_ARGS = {"list": ("-L", "-n", "--exact"),
               "stats": ("-L", "-n", "--exact", "--stats"),
-              "rate": ("-L", "-n", "--exact", "--rate")}
+              "rate": ("-L", "-n", "--exact", "--rate"),
+              "connections": ("-L", "-n", "-c")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class Executor(Protocol):
         ...
 
     def list_text(self, kind: ListKind = "list") -> str:
-        """`ipvsadm -L -n --exact` [--stats | --rate]."""
+        """`ipvsadm -L -n --exact` [--stats | --rate], or `ipvsadm -L -n -c` (connections)."""
         ...
 
     def restore(self, lines: Iterable[object]) -> RunResult | None:

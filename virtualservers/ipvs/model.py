@@ -34,9 +34,14 @@ MAX_TIMEOUT = 86400 * 31   # ipvsadm's limit for -p and --set values (31 days)
 MAX_FWMARK = 0xFFFFFFFF
 DEFAULT_PERSISTENCE = 300  # what `-p` without a value gives
 
-# Kernel flag bits behind -b; ipvsadm names them after the scheduler ("sh" has its own).
+# Kernel flag bits behind -b. ipvsadm (1.31, seen in the lab) names bits 1 and 2 after the
+# scheduler that reads them, in what it accepts and in what it prints ("-s mh -b flag-1"
+# is listed as "mh (mh-fallback)"); other schedulers read no flag and show flag-N.
+# The configuration's list (formats/choices.py SCHED_FLAG_CHOICES) is proven equal by
+# tests/test_rules_single_source.py.
+SCHED_FLAGS = {"sh": ("sh-fallback", "sh-port"), "mh": ("mh-fallback", "mh-port")}
 _SCHED_FLAG_BITS = {"flag-1": 1, "flag-2": 2, "flag-3": 4,
-                    "sh-fallback": 1, "sh-port": 2}
+                    "sh-fallback": 1, "sh-port": 2, "mh-fallback": 1, "mh-port": 2}
 _NAME_RE = re.compile(r"[a-z0-9_]{1,15}\Z")   # IP_VS_SCHEDNAME_MAXLEN / PENAME_MAXLEN
 
 
@@ -304,11 +309,11 @@ def normalize_sched_flags(flags: Iterable[str], scheduler: str) -> tuple[str, ..
     for flag in flags:
         if flag not in _SCHED_FLAG_BITS:
             raise ValueError(f"unknown scheduler flag {flag!r}")
-        if flag.startswith("sh-") and scheduler != "sh":
-            raise ValueError(f"scheduler flag {flag!r} needs the sh scheduler")
+        owner = flag.split("-")[0]
+        if owner in SCHED_FLAGS and scheduler != owner:
+            raise ValueError(f"scheduler flag {flag!r} needs the {owner} scheduler")
         bits |= _SCHED_FLAG_BITS[flag]
-    names = (("sh-fallback", "sh-port", "flag-3") if scheduler == "sh"
-             else ("flag-1", "flag-2", "flag-3"))
+    names = (*SCHED_FLAGS.get(scheduler, ("flag-1", "flag-2")), "flag-3")
     return tuple(name for bit, name in zip((1, 2, 4), names) if bits & bit)
 
 

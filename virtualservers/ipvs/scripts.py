@@ -1,5 +1,6 @@
 """The few fixed shell scripts lbadmin runs on a director besides ipvsadm: keepalived's
-file and process, and the VRRP state that keepalived's notify hook leaves behind.
+file and process, the VRRP state that keepalived's notify hook leaves behind, and the two
+IPVS sysctls that make drains end.
 
 Each script is a constant of this module; executors run only these (`run_script`), with
 every value passed as a positional argument ("$1", "$2" ...), never spliced into the
@@ -146,4 +147,33 @@ case $now in *N*|'') now=$(date +%s) ;; esac
 printf '%s %s %s %s %s\\n' "$now" "$1" "$2" "$3" "${4:-}" >> "$(dirname -- "$0")/vrrp.log"
 """
 
-SCRIPTS = (READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS, STOP_KEEPALIVED, START_KEEPALIVED)
+# $1 $2, $3 $4 ...: pairs of an IPVS sysctl name and 0 or 1. Each is written when it
+# differs, then read back and printed as sysctl prints it ("net.ipv4.vs.NAME = VALUE").
+# Only the names lbadmin manages are accepted, so no argument can name another file.
+# The values live in the director's network namespace and a reboot resets them: reconcile
+# sets them again (virtualservers/reconcile.py).
+IPVS_SYSCTLS = ("expire_nodest_conn", "expire_quiescent_template")
+SET_IPVS_SYSCTLS = Script("set IPVS sysctls", r'''
+set -eu
+dir=/proc/sys/net/ipv4/vs
+n=0
+for arg in "$@"; do
+    n=$((n + 1))
+    if [ $((n % 2)) -eq 1 ]; then
+        case $arg in expire_nodest_conn|expire_quiescent_template) ;; *) echo "not an IPVS sysctl lbadmin sets: $arg" >&2; exit 2 ;; esac
+    else
+        case $arg in 0|1) ;; *) echo "an IPVS sysctl lbadmin sets takes 0 or 1, not $arg" >&2; exit 2 ;; esac
+    fi
+done
+if [ ! -d "$dir" ]; then
+    echo "$dir is missing: the ip_vs module is not loaded" >&2
+    exit 3
+fi
+while [ $# -ge 2 ]; do
+    if [ "$(cat -- "$dir/$1")" != "$2" ]; then echo "$2" > "$dir/$1"; fi
+    echo "net.ipv4.vs.$1 = $(cat -- "$dir/$1")"
+    shift 2
+done
+''')
+
+SCRIPTS = (SET_IPVS_SYSCTLS, READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS, STOP_KEEPALIVED, START_KEEPALIVED)
