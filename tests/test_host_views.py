@@ -149,3 +149,21 @@ def test_what_a_check_reported_is_shown_escaped(client_for, viewer, exchange):
         page = client.get(url).content.decode()
         assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get(reverse("host_detail", args=["192.0.2.22"])).content.decode()
+
+
+def test_taking_out_the_last_server_of_services_asks_first_and_changes_nothing(client_for, operator, exchange):
+    # CAS1 is out of Exchange-443 and Exchange-80: draining CAS2 everywhere would empty them.
+    RealServer.objects.filter(address="192.0.2.21", virtual_server__port__in=[443, 80]).update(admin_state="disabled")
+    VirtualServer.objects.filter(port=80).update(sorry_server="192.0.2.99")
+    client = client_for(operator)
+    refused = client.post(reverse("host_action", args=["192.0.2.22"]), {"action": "drain"})
+    page = refused.content.decode()
+    assert refused.status_code == 409
+    assert "traffic for 192.0.2.50:443 fails" in page and "the sorry server 192.0.2.99:80 answers for" in page
+    assert "Exchange-993" not in page  # CAS1 still serves it
+    assert states("192.0.2.22") == {"enabled"} and not AuditEntry.objects.filter(object_type="Host").exists()
+    assert not ReconcileRequest.objects.exists()
+
+    client.post(reverse("host_action", args=["192.0.2.22"]), {"action": "drain", "confirm": "yes"})
+    assert states("192.0.2.22") == {"draining"}
+    assert AuditEntry.objects.filter(object_type="Host", action="drain").count() == 1

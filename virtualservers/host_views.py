@@ -11,6 +11,7 @@ from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 
 from . import hosts as host_rules
 from .apply_status import apply_status
+from .blast_radius import confirmed, consequences
 from .models import RealServer
 
 
@@ -69,6 +70,12 @@ def host_action(request: HttpRequest, address: str) -> HttpResponse:
     if action not in host_rules.HOST_ACTIONS:
         messages.error(request, "Choose activate, deactivate or drain.")
         return back
+    harm = consequences(action, RealServer.objects.filter(address=address))
+    if harm and not confirmed(request.POST):
+        # Nothing changed: what it would do to each service, and the same action confirmed.
+        return render(request, "virtualservers/hosts/confirm.html",
+                      {"address": address, "action": action, "harm": harm, "back": request.POST.get("back", "")},
+                      status=409)
     touched = host_rules.act_on_host(address, action)
     if touched:
         services = ", ".join(rs.virtual_server.name for rs in touched)
