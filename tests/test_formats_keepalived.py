@@ -694,3 +694,16 @@ def test_any_text_is_read_or_refused_with_a_line_never_a_traceback(text, noise):
             assert re.match(r"\S+:\d+: ", str(exc))
         else:
             assert all(re.match(r"\S+:\d+: ", w) for w in warnings)
+
+
+def test_it_reads_scheduler_flags_in_both_spellings_and_warns_of_ones_the_scheduler_ignores():
+    text = ("virtual_server 192.0.2.10 80 {\n  lb_algo mh\n  mh-port\n  flag-1\n  lb_kind DR\n"
+            "  real_server 192.0.2.11 80 {\n    TCP_CHECK {\n    }\n  }\n}\n"
+            "virtual_server 192.0.2.10 443 {\n  lb_algo rr\n  sh-port\n  lb_kind DR\n"
+            "  real_server 192.0.2.11 443 {\n    TCP_CHECK {\n    }\n  }\n}\n")
+    config, report = parse_keepalived(text, "flags.conf")
+    mh, rr = config.virtual_servers
+    assert mh.sched_flags == "mh-fallback,mh-port" and rr.sched_flags == ""
+    assert report == ["flags.conf:13: sh-port not imported: the rr scheduler reads no such flag (only sh and mh take flags)"]
+    again, _ = parse_keepalived(render_keepalived(config))
+    assert [vs.sched_flags for vs in again.virtual_servers] == ["mh-fallback,mh-port", ""]

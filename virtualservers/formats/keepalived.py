@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import validate as v
+from .choices import SCHED_FLAGS_OF
 from .config import (
     Config,
     HealthCheckConfig,
@@ -308,6 +309,8 @@ _REPEATABLE = frozenset({"real_server", "url", "host", "digest", "include", *CHE
                          "FILE_CHECK", "BFD_CHECK"})
 # Old and new spellings of one setting (keepalived/check/check_parser.c, check_http.c).
 _SAME_KEY = {"lvs_sched": "lb_algo", "lvs_method": "lb_kind", "nb_get_retry": "retry"}
+# Scheduler flags: ipvsadm's names, and keepalived's own flag-N (flag-3 is read by no scheduler).
+_SCHED_FLAG_KEYWORDS = {"sh-port", "sh-fallback", "mh-port", "mh-fallback", "flag-1", "flag-2", "flag-3"}
 # The keywords keepalived knows in each block (install_keyword calls): any other is unknown.
 _COMMON_CHECK_KEYWORDS = {"retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop", "alpha",
                           "log_all_failures", "connect_ip", "connect_port", "bindto", "bind_port", "bind_if",
@@ -558,10 +561,14 @@ class _Reader:
         settings = _CheckerSettings()
         real_nodes: list[Node] = []
         ip_family_node = None
+        flag_nodes: list[Node] = []
         seen: dict[str, Node] = {}
         for child in children:
             kw = child.keyword
             self.once(child, seen)
+            if kw in _SCHED_FLAG_KEYWORDS:
+                flag_nodes.append(child)
+                continue
             if kw == "real_server":
                 real_nodes.append(child)
                 continue
@@ -594,6 +601,7 @@ class _Reader:
                 pass
             else:
                 self.skip(child, block="virtual_server")
+        vs.sched_flags = self.sched_flags(flag_nodes, vs.scheduler)
         if vs.pmask and not vs.persistent:
             self.note(node, "persistence_granularity without persistence_timeout not imported")
             vs.pmask = ""
@@ -623,6 +631,21 @@ class _Reader:
         vs.health_check = self.pick_check(checks)
         self.check_virtual(node, vs)
         return vs
+
+    def sched_flags(self, nodes: list[Node], scheduler: str) -> str:
+        """sh-port, mh-fallback... (ipvsadm's names, which keepalived takes too) and keepalived's
+        flag-1 / flag-2 (the scheduler's first and second flag); a flag the scheduler does not
+        read is left out with a warning, as keepalived itself refuses it."""
+        flags = []
+        for child in nodes:
+            kw = child.keyword
+            flag = {"flag-1": f"{scheduler}-fallback", "flag-2": f"{scheduler}-port"}.get(kw, kw)
+            if flag in SCHED_FLAGS_OF.get(scheduler, ()):
+                flags.append(flag)
+            else:
+                self.note(child, f"{kw} not imported: the {scheduler} scheduler reads no such flag "
+                                 "(only sh and mh take flags)")
+        return v.validate_sched_flags(",".join(flags), scheduler) if flags else ""
 
     def fwmark_address(self, node: Node, head: _Head, real_nodes: list[Node], ip_family_node: Node | None) -> str:
         family = head.family or 4
