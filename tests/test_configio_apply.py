@@ -279,11 +279,9 @@ def test_a_replace_import_from_a_format_without_directors_keeps_those_of_the_ser
     assert list(VirtualServer.objects.get(name=name).directors.all()) == [lab]
 
 
-def test_an_ipv4_mapped_check_address_reads_back_spelled_as_it_was_written():
-    # Django alone would store ::ffff:0:0 as ::ffff:0.0.0.0; lbadmin.fields.IPAddressField keeps
-    # Python's spelling, so the Config read back equals the one applied.
+def test_an_ipv4_mapped_address_is_refused_with_the_address_to_use_instead():
+    # ::ffff:192.0.2.11 is an IPv4 host: the kernel would never match it for an IPv6 VIP.
     web = vs("web", address="2001:db8::80", real=[("r1", "::ffff:c000:20b")])
-    web.real_servers[0].check_address = "::ffff:0:0"
-    configio.write_config(Config(virtual_servers=[web]), include_settings=False)
-    assert RealServer.objects.values_list("check_address", flat=True).get() == "::ffff:0:0"
-    assert configio.read_config().virtual_servers == [web]
+    with pytest.raises(configio.ConfigRefused, match=r"use 192\.0\.2\.11 with an IPv4 virtual server"):
+        configio.write_config(Config(virtual_servers=[web]), include_settings=False)
+    assert not RealServer.objects.exists()

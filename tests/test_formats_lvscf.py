@@ -508,7 +508,7 @@ def test_real_file_habits_read_the_same_as_the_plain_file():
 
 
 def test_a_no_break_space_inside_quotes_stays_part_of_the_string():
-    text = 'virtual v {\n address = 192.0.2.1\n expect = "a\u00a0b"\n}\n'
+    text = 'virtual v {\n active = 1\n address = 192.0.2.1\n expect = "a\u00a0b"\n}\n'
     config, warnings = parse_lvscf(text)
     assert (config.virtual_servers[0].health_check.expect, warnings) == ("a\u00a0b", [])
 
@@ -552,3 +552,15 @@ def test_a_corpus_file_with_a_line_mangled_imports_or_is_refused_with_its_line(p
         parse_lvscf("\n".join(lines), "m.cf", resolve=resolve_corpus_host)
     except LvsCfError as exc:
         assert str(exc).startswith("m.cf:")
+
+
+def test_a_block_without_an_active_line_is_inactive_as_piranha_read_it():
+    # lvsconfig.c zeroes each virtual and server block; lvsd skips what is not active.
+    text = ("virtual web {\n address = 192.0.2.80\n server w1 {\n  address = 192.0.2.81\n }\n"
+            " server w2 {\n  address = 192.0.2.82\n  active = 1\n }\n}\n")
+    config, warnings = parse_lvscf(text)
+    [web] = config.virtual_servers
+    assert not web.active
+    assert [rs.admin_state for rs in web.real_servers] == ["disabled", "enabled"]
+    assert warnings == ["lvs.cf:1: virtual 'web' and 1 more block(s) without an `active` line: imported inactive, "
+                        "as Piranha read them (it ran only what says active = 1)"]

@@ -421,6 +421,7 @@ class _Parser:
         self.text, self.path, self.resolve = text, path, resolve
         self.config = Config(cluster=ClusterConfig(), redundancy=RedundancyConfig())
         self.findings: list[tuple[int, str]] = []  # warnings: (line, message)
+        self.inactive_by_default: list[tuple[int, str]] = []  # blocks with no `active` line: (line, what)
         self.global_lines: dict[str, int] = {}
         self.stack: list[_Block] = []
         self.virtuals: list[_Block] = []
@@ -609,6 +610,11 @@ class _Parser:
                 continue
             vs_index = len(self.config.virtual_servers)
             self.config.virtual_servers.append(self.build_virtual(vs_index, block, self.usable_name(block, names, "")))
+        if self.inactive_by_default:
+            line, first = self.inactive_by_default[0]
+            more = len(self.inactive_by_default) - 1
+            self.warn(line, f"{first}{f' and {more} more block(s)' if more else ''} without an `active` line: "
+                            "imported inactive, as Piranha read them (it ran only what says active = 1)")
         problems = config_problems(self.config)
         if problems:
             problem = problems[0]
@@ -621,7 +627,10 @@ class _Parser:
         self.where[path] = (block.line, "")
         self.where[path + ("name",)] = (block.line, "")
         address, device = values["address"]
-        vs = VirtualServerConfig(name=name, address=address, device=device)
+        # Piranha zeroed each block: no `active` line means inactive (lvsd skips it).
+        vs = VirtualServerConfig(name=name, address=address, device=device, active=False)
+        if "active" not in values:
+            self.inactive_by_default.append((block.line, f"virtual {name!r}"))
         for key in ("vip_nmask", "active", "port", "protocol", "fwmark", "scheduler",
                     "persistent", "pmask", "quiesce_server", "sorry_server"):
             if key in values:
@@ -686,12 +695,14 @@ class _Parser:
         self.where[path + ("name",)] = (block.line, "")
         for key, line in block.key_lines.items():
             self.where[path + (key,)] = (line, key)
+        if "active" not in values:
+            self.inactive_by_default.append((block.line, f"server {name!r}"))
         return RealServerConfig(
             name=name,
             address=values["address"],
             port=values.get("port"),
             weight=values.get("weight", 1),
-            admin_state="enabled" if values.get("active", True) else "disabled",
+            admin_state="enabled" if values.get("active", False) else "disabled",
         )
 
     def locate(self, path: tuple) -> tuple[int, str]:
