@@ -82,6 +82,10 @@ class FakeKernel:
             return counters_text(self.services, "Conns InPkts OutPkts InBytes OutBytes")
         if kind == "rate":
             return counters_text(self.services, "CPS InPPS OutPPS InBPS OutBPS", rates=True)
+        if kind == "connections":  # read while a server drains: no connection entries here
+            return "IPVS connection entries\npro expire state       source             virtual            destination\n"
+        if kind != "list":
+            raise AssertionError(f"the fake kernel has no {kind!r} listing")
         return list_text(self.services)
 
     def save(self) -> str:
