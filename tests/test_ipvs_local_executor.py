@@ -39,7 +39,7 @@ def test_it_lists_with_exact_counters(fake):
     assert [c["argv"][1:] for c in fake.calls()] == [["-L", "-n", "--exact"],
                                                      ["-L", "-n", "--exact", "--stats"]]
     with pytest.raises(ValueError, match="kind"):
-        executor.list_text("connections")
+        executor.list_text("everything")
 
 
 def test_it_feeds_the_restore_batch_through_stdin(fake):

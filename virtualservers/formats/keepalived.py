@@ -406,6 +406,9 @@ class _Reader:
         try:
             return v.validate_ip(text)
         except ValueError:
+            problem = v.ipv4_mapped_problem(text)
+            if problem:  # a valid address lbadmin refuses: say why, not "not valid"
+                self.fail(node, f"{node.keyword}: {problem}")
             if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?", text) and re.search(r"[A-Za-z]", text):
                 self.fail(node, f"{node.keyword}: {text!r} is a host name; keepalived (and lbadmin) need an "
                                 "IP address here: write the address it resolves to")
