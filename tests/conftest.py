@@ -1,6 +1,5 @@
 """Shared fixtures: a real Redis for the whole session, users of each role,
 and the rule that in CI a skipped test is a failure."""
-import os
 
 import pytest
 
@@ -12,7 +11,7 @@ from tests.databases import (  # noqa: F401
     pytest_generate_tests,
 )
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.needs import IN_CI
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,9 +10,10 @@ import sqlite3
 import pytest
 
 from tests.check_programs import ProgramDir, program_dir  # noqa: F401  (fixture)
+from tests.needs import as_root  # noqa: F401  (fixture)
 from tests.test_checks_support import check
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the worker's case: running as root")
+pytestmark = pytest.mark.usefixtures("as_root")
 
 DELETE_AUDIT = """import sqlite3, sys
 path = sys.argv[1]

@@ -18,10 +18,11 @@ from monitoring.manual_checks import MANUAL_KEY
 from monitoring.tasks import manual_check
 from tests import factories
 from tests.check_programs import ProgramDir, program_dir  # noqa: F401  (fixture)
+from tests.needs import as_root  # noqa: F401  (fixture)
 from tests.processes import celery_env, celery_process, manage, wait_for
 from tests.test_checks_program_containment import DELETE_AUDIT
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the worker's case: running as root")
+pytestmark = pytest.mark.usefixtures("as_root")
 
 SETUP = """
 from lbadmin import audit
