@@ -43,6 +43,16 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture
+def empty_redis(redis_url):
+    """The session's Redis emptied before and after the test (live snapshots, pending marks)."""
+    from lbadmin.redis_client import get_redis
+
+    get_redis().flushdb()
+    yield
+    get_redis().flushdb()
+
+
+@pytest.fixture
 def make_user(db):
     from django.contrib.auth.models import User
 

@@ -35,14 +35,24 @@ def celery_process(kind: str, redis_url: str, data_dir: Path, *args: str, prefor
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, grace=15)
         log.close()
+
+
+def stop_group(process: subprocess.Popen, grace: float = 5) -> None:
+    """What supervisord does to each of its programs: SIGTERM to the process group, then,
+    after `grace` seconds, SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):

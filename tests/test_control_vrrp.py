@@ -14,11 +14,7 @@ from monitoring.live_poller import SNAPSHOT_KEY
 from tests import factories
 
 
-@pytest.fixture(autouse=True)
-def empty_redis(redis_url):
-    get_redis().flushdb()
-    yield
-    get_redis().flushdb()
+pytestmark = pytest.mark.usefixtures("empty_redis")
 
 
 @pytest.fixture

@@ -57,14 +57,20 @@ def test_try_it_audits_the_argv_and_queues_the_program_to_the_worker(
     assert not marker.exists()  # the web process never ran it
 
 
-def test_the_page_polls_until_the_worker_has_answered(client_for, admin_user, vs, allowed,
-                                                      django_capture_on_commit_callbacks):
+def start_try(client, vs, allowed, capture) -> tuple[object, object, object, str]:
+    """TRY IT on the marker program, its task queued and not run: (program, its marker file,
+    real server, token)."""
     script, marker = marker_program(allowed)
     rs = factories.real_server(vs, name="owa", address="127.0.0.1", port=443)
-    client = client_for(admin_user)
-    with django_capture_on_commit_callbacks(execute=False):
+    with capture(execute=False):
         page = client.post(reverse("health_try", args=[vs.pk]), try_form(script, rs), HTTP_HX_REQUEST="true")
-    token = page.content.decode().split('id="manual-', 1)[1].split('"', 1)[0]
+    return script, marker, rs, page.content.decode().split('id="manual-', 1)[1].split('"', 1)[0]
+
+
+def test_the_page_polls_until_the_worker_has_answered(client_for, admin_user, make_user, vs, allowed,
+                                                      django_capture_on_commit_callbacks):
+    client = client_for(admin_user)
+    script, _, rs, token = start_try(client, vs, allowed, django_capture_on_commit_callbacks)
     poll = reverse("health_manual_result", args=[token])
     assert "running in the worker" in client.get(poll, HTTP_HX_REQUEST="true").content.decode()
     # What the worker does with the task (here, in-process, to test the page's side).
@@ -74,27 +80,14 @@ def test_the_page_polls_until_the_worker_has_answered(client_for, admin_user, vs
     answer = client.get(poll, HTTP_HX_REQUEST="true").content.decode()
     assert "UP " in answer and "program printed &#x27;OK&#x27;" in answer and "hx-get" not in answer
     # Another admin cannot read it.
-    other = factories_admin(client_for)
+    other = client_for(make_user("admin", username="other-admin"))
     assert "No such check" in other.get(poll, HTTP_HX_REQUEST="true").content.decode()
-
-
-def factories_admin(client_for):
-    from django.contrib.auth.models import User
-
-    from lbadmin.roles import ADMIN, set_role
-    user = User.objects.create_user("other-admin", password="x-correct-horse")
-    set_role(user, ADMIN)
-    return client_for(user)
 
 
 def test_without_a_worker_the_page_stops_waiting_and_says_so(client_for, admin_user, vs, allowed,
                                                              django_capture_on_commit_callbacks):
-    script, marker = marker_program(allowed)
-    rs = factories.real_server(vs, name="owa", address="127.0.0.1", port=443)
     client = client_for(admin_user)
-    with django_capture_on_commit_callbacks(execute=False):
-        page = client.post(reverse("health_try", args=[vs.pk]), try_form(script, rs), HTTP_HX_REQUEST="true")
-    token = page.content.decode().split('id="manual-', 1)[1].split('"', 1)[0]
+    _, marker, _, token = start_try(client, vs, allowed, django_capture_on_commit_callbacks)
     get_redis().hset(MANUAL_KEY.format(token), "deadline", f"{time.time() - 1:.3f}")
     answer = client.get(reverse("health_manual_result", args=[token]), HTTP_HX_REQUEST="true").content.decode()
     assert "No answer from the worker" in answer and "hx-get" not in answer

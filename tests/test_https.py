@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -23,7 +22,7 @@ from django.urls import reverse
 from lbadmin.procfile import parse_procfile
 
 from tests.browser import browser  # noqa: F401  (fixture)
-from tests.processes import wait_for
+from tests.processes import stop_group, wait_for
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,13 +151,7 @@ def web_process(env: dict, log: Path):
     try:
         yield process
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process, grace=15)
 
 
 def answers_tls(port: int) -> bool:

@@ -9,11 +9,7 @@ from virtualservers.reconcile import PENDING_KEY
 from virtualservers.vrrp_config import desired_keepalived
 
 
-@pytest.fixture(autouse=True)
-def empty_redis(redis_url):
-    get_redis().flushdb()
-    yield
-    get_redis().flushdb()
+pytestmark = pytest.mark.usefixtures("empty_redis")
 
 
 @pytest.fixture

@@ -3,15 +3,10 @@ import pytest
 from django.urls import reverse
 
 from lbadmin.models import FailoverRehearsal, RedundancyGroup
-from lbadmin.redis_client import get_redis
 from tests import factories
 
 
-@pytest.fixture(autouse=True)
-def empty_redis(redis_url):
-    get_redis().flushdb()
-    yield
-    get_redis().flushdb()
+pytestmark = pytest.mark.usefixtures("empty_redis")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import pytest
 
 from lbadmin.procfile import parse_procfile, supervisord_conf
 from tests.needs import need
+from tests.processes import stop_group
 from tests.services import free_port, redis_answers, running_redis
 
 REPO = Path(__file__).resolve().parent.parent
@@ -61,21 +62,6 @@ def start_in_own_group(argv: list[str], env: dict[str, str], log: Path) -> subpr
             argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    """What supervisord does to each of its programs: SIGTERM to the group, then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        if process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
