@@ -14,6 +14,15 @@ from tests.databases import (  # noqa: F401
 from tests.needs import IN_CI
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the lab director is a lab test, marked or not, so that `-m lab` and
+    `-m "not lab"` (scripts/test's two phases) split the suite exactly."""
+    for item in items:
+        if "lab_vm" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.lab)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
