@@ -11,10 +11,12 @@ from .main import api, urlpatterns_without_login
 @login_not_required
 def not_found(request, rest: str = ""):
     """Any other /api/v1/ URL (an id that is no number, say): 404 in JSON, not the 404 page."""
-    return JsonResponse({"detail": "Not Found: no such API URL."}, status=404)
+    return JsonResponse({"detail": "Not Found: no such API URL. The operations are listed in /api/v1/openapi.json "
+                                   "and on /api/v1/docs."}, status=404)
 
 
 urlpatterns = [
+    path("api/v1/", not_found, name="api_not_found"),
     path("api/v1/", (urlpatterns_without_login(api.urls[0]), *api.urls[1:])),
     re_path(r"^api/v1/(?P<rest>.*)$", not_found, name="api_not_found"),
 ]
