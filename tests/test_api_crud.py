@@ -135,3 +135,23 @@ def test_the_live_table_answers_without_a_reading(api, empty_redis):
     factories.director()
     live = api.get("/live").json()
     assert live[0]["director"] == "lab" and live[0]["services"] == []
+
+
+def test_the_audit_page_shows_the_change_came_through_the_api(api, client_for, viewer):
+    api.post("/virtual-servers", NEW_VS)
+    page = client_for(viewer).get("/audit/")
+    assert "via API, token deploy (" in page.content.decode()
+
+
+def test_the_reconcile_preview_says_why_a_director_cannot_be_read_and_changes_nothing(api, empty_redis):
+    director = factories.director(ssh_port=22)
+    ipvsadm = "/nonexistent/ipvsadm"  # a local director whose ipvsadm is missing: refused at once
+    from lbadmin.models import ClusterSettings
+    ClusterSettings.objects.filter(pk=ClusterSettings.load().pk).update(ipvsadm_path=ipvsadm)
+    before = Director.objects.values().get(pk=director.pk)
+    preview = api.get("/reconcile/preview")
+    assert preview.status_code == 200, preview.content
+    [planned] = preview.json()
+    assert planned["director"] == "lab" and planned["commands"] == [] and planned["error"]
+    assert Director.objects.values().get(pk=director.pk) == before
+    assert api.get("/reconcile/preview", director="nope").status_code == 404
