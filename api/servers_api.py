@@ -21,7 +21,8 @@ router = Router(tags=["virtual servers"])
 virtual = FormResource(
     VirtualServerForm, "VirtualServer",
     extra_out={"active": bool, "real_servers": int},
-    extra_values=lambda vs: {"active": vs.active, "real_servers": vs.real_servers.count()})
+    extra_values=lambda vs: {"active": vs.active, "real_servers": getattr(vs, "real_count", None)
+                             if hasattr(vs, "real_count") else vs.real_servers.count()})
 real = FormResource(
     RealServerForm, "RealServer",
     extra_out={"virtual_server": int, "admin_state": str, "health": str, "health_reason": str},
@@ -46,7 +47,8 @@ def _harm_refused(refused: actions.HarmRefused) -> ApiError:
 @router.get("/virtual-servers", response=responses(list[virtual.Out]), summary="List virtual servers (viewer)")
 def list_virtual_servers(request):
     check_role(request.user, VIEWER)
-    return [virtual.out(vs) for vs in VirtualServer.objects.annotate(n=Count("real_servers"))]
+    servers = VirtualServer.objects.annotate(real_count=Count("real_servers")).prefetch_related("directors")
+    return [virtual.out(vs) for vs in servers]
 
 
 @router.post("/virtual-servers", response=responses(virtual.Out, WRITE, 201), summary="Add a virtual server (admin)")
