@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from django import forms
 from django.db import models
@@ -35,6 +35,11 @@ class ApiError(Exception):
         self.status, self.body = status, body
 
 
+# A primary key: a larger number would reach the database and overflow there (SQLite's
+# INTEGER is 64-bit) before the form could call it an unknown choice.
+ObjectId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
 def _choice_values(field_: forms.ChoiceField) -> list:
     values = []
     for value, label in field_.choices:
@@ -48,9 +53,9 @@ def _choice_values(field_: forms.ChoiceField) -> list:
 def json_type(field_: forms.Field, *, strict: bool) -> Any:
     """The JSON type of a form field's value; `strict` (input) lists a choice's values."""
     if isinstance(field_, forms.ModelMultipleChoiceField):
-        return list[int]
+        return list[ObjectId]
     if isinstance(field_, forms.ModelChoiceField):
-        return int
+        return ObjectId
     if isinstance(field_, forms.ChoiceField):
         values = _choice_values(field_)
         numbers = bool(values) and all(isinstance(v, int) for v in values)

@@ -155,3 +155,17 @@ def test_the_reconcile_preview_says_why_a_director_cannot_be_read_and_changes_no
     assert planned["director"] == "lab" and planned["commands"] == [] and planned["error"]
     assert Director.objects.values().get(pk=director.pk) == before
     assert api.get("/reconcile/preview", director="nope").status_code == 404
+
+
+@pytest.mark.parametrize("client_kind", ["api", "page"])
+def test_a_scheduler_flag_sent_twice_is_a_message_not_a_500(api, client_for, admin_user, client_kind):
+    flags = ["sh-fallback", "sh-fallback"]
+    if client_kind == "api":
+        response = api.post("/virtual-servers", {**NEW_VS, "scheduler": "sh", "sched_flags": flags})
+        assert response.status_code == 422
+        assert response.json()["errors"]["sched_flags"] == ["A scheduler flag is given twice."]
+    else:
+        response = client_for(admin_user).post("/virtual/add/", {**NEW_VS, "scheduler": "sh", "sched_flags": flags,
+                                                                "drain_timeout": 300, "load_monitor": "none"})
+        assert response.status_code == 200 and "A scheduler flag is given twice." in response.content.decode()
+    assert not VirtualServer.objects.exists()
