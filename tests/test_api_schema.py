@@ -66,7 +66,6 @@ def world():
     factories.real_server(vs, "CAS2", "192.0.2.22", admin_state="enabled")
 
 
-@pytest.mark.only_database("sqlite")
 @pytest.mark.parametrize("role", ["viewer", "operator", "admin"])
 def test_every_operation_answers_as_documented_for_every_role(make_user, world, wsgi_app, role, empty_redis):
     _, secret = api_tokens.issue(make_user(role), "schemathesis")
