@@ -48,6 +48,20 @@ def snapshot(obj: models.Model | None) -> dict | None:
     return data
 
 
+def via_api(token) -> str:
+    """How an entry says the change came through the API, and with which token: in the
+    message, which the hash chain covers (lbadmin/audit_chain.py), the AUDIT page shows and
+    its text filter searches."""
+    return f"via API, token {token}"
+
+
+def _with_channel(message: str, request) -> str:
+    token = getattr(request, "api_token", None) if request is not None else None
+    if token is None:
+        return message
+    return f"{message} [{via_api(token)}]" if message else via_api(token)
+
+
 def record(action: str, obj: models.Model | None = None, *, before: dict | None = None,
            after: dict | None = None, message: str = "", actor: str | None = None,
            object_type: str | None = None, object_repr: str | None = None,
@@ -59,6 +73,7 @@ def record(action: str, obj: models.Model | None = None, *, before: dict | None 
     if user is None and request is not None and getattr(request, "user", None) is not None and request.user.is_authenticated:
         user = request.user
     username = actor or (user.get_username() if user is not None else "")
+    message = _with_channel(message, request)
     return AuditEntry.objects.create(
         user=user,
         username=username,

@@ -61,6 +61,13 @@ def save_with_audit(form, before: dict | None, *, object_type: str | None = None
     return obj
 
 
+def delete_with_audit(obj) -> None:
+    """Delete `obj` with its audit entry (the values it had), in one transaction."""
+    with transaction.atomic():
+        audit.record("delete", obj, before=audit.snapshot(obj))
+        obj.delete()
+
+
 def edit_page(request, *, form_class, instance, template: str, context: dict | None = None,
               success_url=None, object_type: str | None = None, form_kwargs: dict | None = None,
               on_saved=None):

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "virtualservers",
     "monitoring",
+    "ninja",  # the API's docs page serves Swagger UI from ninja's static files, not a CDN
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -23,3 +23,9 @@ def audit_logout(sender, request, user, **kwargs):
 # (that is virtualservers', above it); virtualservers listens and writes its outbox rows.
 # sender: the model class; instance: what was saved.
 applied_settings_saved = Signal()
+
+
+def announce_applied_settings(saved, before=None) -> None:
+    """Tell the apps above that `saved` changed what the directors apply (an on_saved of
+    lbadmin.editing, for the pages and the API alike)."""
+    applied_settings_saved.send(sender=type(saved), instance=saved)

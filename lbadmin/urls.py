@@ -34,6 +34,7 @@ urlpatterns = [
     path("audit/<int:pk>/", core.audit_detail, name="audit_detail"),
     # The apps bring their own URLs; this URLconf composes them by dotted path, as
     # settings.INSTALLED_APPS does, so the core imports no app (see .importlinter).
+    path("", include("api.urls")),
     path("", include("monitoring.urls")),
     path("", include("virtualservers.urls")),
 ]

@@ -7,7 +7,6 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,18 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from virtualservers import ipvs  # pure: the SSH host-key scan
 
-from . import accounts, api_tokens, audit
+from . import accounts, api_tokens, audit, audit_query
 from .csv_cells import safe_row
-from .editing import edit_page
-from .forms import (ApiTokenForm, AuditFilterForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
+from .editing import delete_with_audit, edit_page
+from .forms import (ApiTokenForm, ClusterSettingsForm, DirectorForm, RedundancySettingsForm,
                     UserCreateForm, UserEditForm)
 from .models import ApiToken, AuditEntry, ClusterSettings, Director, RedundancySettings, SingletonModel
 from .roles import ADMIN, VIEWER, check_role, role_of, role_required, set_role
-from .signals import applied_settings_saved
-
-
-def _announce(saved, before) -> None:
-    applied_settings_saved.send(sender=type(saved), instance=saved)
+from .signals import announce_applied_settings
 
 
 def _settings_page(request: HttpRequest, model: type[SingletonModel], form_class: type[ModelForm],
@@ -36,7 +31,7 @@ def _settings_page(request: HttpRequest, model: type[SingletonModel], form_class
     if request.method == "POST":
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=form_class, instance=instance, template=template,
-                     object_type=object_type, success_url=request.path, on_saved=_announce)
+                     object_type=object_type, success_url=request.path, on_saved=announce_applied_settings)
 
 
 @require_http_methods(["GET", "POST"])
@@ -65,16 +60,14 @@ def director_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk) if pk else Director()
     runs = director.apply_runs.all()[:20] if pk else []
     return edit_page(request, form_class=DirectorForm, instance=director, template="lbadmin/director_form.html",
-                     context={"runs": runs}, success_url=reverse("director_list"), on_saved=_announce)
+                     context={"runs": runs}, success_url=reverse("director_list"), on_saved=announce_applied_settings)
 
 
 @require_POST
 @role_required(ADMIN)
 def director_delete(request: HttpRequest, pk: int) -> HttpResponse:
     director = get_object_or_404(Director, pk=pk)
-    with transaction.atomic():
-        audit.record("delete", director, before=audit.snapshot(director))
-        director.delete()
+    delete_with_audit(director)
     messages.success(request, f"Deleted director {director}.")
     return redirect("director_list")
 
@@ -168,30 +161,12 @@ def password_change(request: HttpRequest) -> HttpResponse:
 
 # Audit log ---------------------------------------------------------------
 
-def _filtered_audit(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEntry]]:
-    form = AuditFilterForm(request.GET or None)
-    entries = AuditEntry.objects.all()
-    if form.is_valid():
-        entries = form.filter(entries, names_visible=accounts.names_visible(request.user))
-    return form, entries
-
-
-def _shown(entries, request: HttpRequest):
-    """The entries as this user may read them: a failed login's typed name (maybe a
-    password typed in the wrong field) is "(hidden)" for all but admins. In memory only."""
-    visible = accounts.names_visible(request.user)
-    for entry in entries:
-        if not visible and entry.action in accounts.HIDDEN_NAME_ACTIONS:
-            entry.username = entry.object_repr = accounts.HIDDEN
-        yield entry
-
-
 @require_GET
 @role_required(VIEWER)
 def audit_list(request: HttpRequest) -> HttpResponse:
-    form, entries = _filtered_audit(request)
+    form, entries = audit_query.filtered(request.GET or None, request.user)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    page.object_list = list(_shown(page.object_list, request))
+    page.object_list = list(audit_query.shown(page.object_list, request.user))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "lbadmin/audit_list.html", {"form": form, "page": page, "query": query.urlencode()})
@@ -200,7 +175,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required(VIEWER)
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    entry = next(_shown([get_object_or_404(AuditEntry, pk=pk)], request))
+    entry = next(audit_query.shown([get_object_or_404(AuditEntry, pk=pk)], request.user))
     return render(request, "lbadmin/audit_detail.html", {"entry": entry, "changes": entry.differences()})
 
 
@@ -212,13 +187,13 @@ class _Echo:
 @require_GET
 @role_required(VIEWER)
 def audit_export(request: HttpRequest) -> HttpResponse:
-    form, entries = _filtered_audit(request)
+    form, entries = audit_query.filtered(request.GET or None, request.user)
     writer = csv.writer(_Echo())
     header = ["time", "user", "source_ip", "request_id", "action", "object_type", "object_id", "object", "changes", "message"]
 
     def rows():
         yield writer.writerow(header)
-        for e in _shown(entries.iterator(), request):
+        for e in audit_query.shown(entries.iterator(), request.user):
             changes = "; ".join(f"{k}: {b!r} -> {a!r}" for k, b, a in e.changes())
             yield writer.writerow(safe_row([e.time.isoformat(), e.username, e.source_ip or "", e.request_id, e.action,
                                             e.object_type, e.object_id, e.object_repr, changes, e.message]))
@@ -274,6 +249,6 @@ def director_pin_key(request: HttpRequest, pk: int) -> HttpResponse:
         director.save(update_fields=["host_key"])
         audit.record("pin_host_key", director, before=before, after=audit.snapshot(director),
                      message=f"pinned {director.host_key_fingerprint}")
-        _announce(director, before)
+        announce_applied_settings(director, before)
     messages.success(request, f"Pinned host key {director.host_key_fingerprint} for {director}.")
     return redirect("director_edit", pk=pk)

@@ -60,8 +60,11 @@ ANY_USER = {"home", "password_change", "logout", "login"} | roles_accounts.ANY_U
 
 
 def test_every_routed_view_has_an_expectation():
-    names = {name for route, name in all_routes()}
-    assert names - set(EXPECTED) - ANY_USER == set()
+    # The JSON API's operations are judged by the caller's role, one by one, in
+    # tests/test_api_access.py (its catch-all answers 404 to anyone).
+    api = {name for route, name in all_routes() if route.startswith(("api/v1/", "^api/v1/"))}
+    names = {name for route, name in all_routes()} - api
+    assert api and names - set(EXPECTED) - ANY_USER == set()
 
 
 @pytest.fixture

@@ -37,7 +37,10 @@ class VirtualServerForm(forms.ModelForm):
 
     def clean_sched_flags(self) -> str:
         # Stored as text in a fixed order; the model checks them against the scheduler.
-        return rules.validate_sched_flags(self.cleaned_data["sched_flags"])
+        try:
+            return rules.validate_sched_flags(self.cleaned_data["sched_flags"])
+        except ValueError as exc:  # a flag posted twice (found by the API's schemathesis run)
+            raise ValidationError(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
 
 class RealServerForm(forms.ModelForm):

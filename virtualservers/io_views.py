@@ -32,7 +32,7 @@ def _attachment(text: str, filename: str, content_type: str = "text/plain") -> H
     return response
 
 
-def _with_notes(text: str, notes: list[str]) -> str:
+def with_notes(text: str, notes: list[str]) -> str:
     """What the format could not carry, as comments at the top of the file."""
     head = "".join(f"# lbadmin note: {note}\n" for note in notes)
     return head + text
@@ -54,14 +54,14 @@ def config_index(request: HttpRequest) -> HttpResponse:
 @role_required(VIEWER)
 def export_lvscf(request: HttpRequest) -> HttpResponse:
     config = configio.read_config()
-    return _attachment(_with_notes(render_lvscf(config, skip_unsupported=True), lvscf_report(config)), "lvs.cf")
+    return _attachment(with_notes(render_lvscf(config, skip_unsupported=True), lvscf_report(config)), "lvs.cf")
 
 
 @require_GET
 @role_required(VIEWER)
 def export_keepalived(request: HttpRequest) -> HttpResponse:
     config = configio.read_config()
-    return _attachment(_with_notes(render_keepalived(config), keepalived_report(config)), "keepalived.conf")
+    return _attachment(with_notes(render_keepalived(config), keepalived_report(config)), "keepalived.conf")
 
 
 @require_GET

@@ -208,7 +208,8 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         run.result = ApplyRun.Result.ERROR
         run.error = str(exc)
         unreachable = isinstance(exc, UNREACHABLE)
-        director.set_status(Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
+        if not dry_run:  # a preview records nothing, not even a failure (it is a GET of the API)
+            director.set_status(Director.Status.UNREACHABLE if unreachable else Director.Status.DEGRADED, str(exc))
         if unreachable:
             forget_executor(director.pk)
         raise
@@ -218,7 +219,8 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
         log.exception("reconcile of %s failed", director)
         run.result = ApplyRun.Result.ERROR
         run.error = f"internal error ({type(exc).__name__}): {exc}"
-        director.set_status(Director.Status.DEGRADED, run.error[:500])
+        if not dry_run:
+            director.set_status(Director.Status.DEGRADED, run.error[:500])
         forget_executor(director.pk)
         raise
     finally:

@@ -3,14 +3,12 @@ and MONITORING SCRIPTS tabs; the Applies panel."""
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.db import transaction
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from lbadmin import audit
 from lbadmin.editing import edit_page, redisplay_page
 from lbadmin.http import page_or_partial, partial
 from lbadmin.models import ClusterSettings
@@ -19,10 +17,11 @@ from lbadmin.roles import ADMIN, OPERATOR, VIEWER, check_role, role_required
 from .apply_status import apply_status
 from .formats.realserver_prep import Prep, prepare
 from .forms import HealthCheckForm, RealServerForm, VirtualServerForm
-from .blast_radius import Consequence, confirmed, consequences
+from . import actions
+from .blast_radius import Consequence, confirmed
 from .drain_facts import DrainFact, drain_facts
 from .health_facts import LastResult, last_results
-from .models import HealthCheck, RealServer, VirtualServer
+from .models import RealServer, VirtualServer
 from .tasks import configuration_changed
 
 HTMX_STOP_POLLING = 286
@@ -82,12 +81,8 @@ def applies(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @role_required(ADMIN)
 def virtual_add(request: HttpRequest) -> HttpResponse:
-    def created(vs: VirtualServer, before: dict | None) -> None:
-        HealthCheck.objects.create(virtual_server=vs)
-        configuration_changed("virtual server added")
-
     return edit_page(request, form_class=VirtualServerForm, instance=VirtualServer(),
-                     template="virtualservers/virtual_form.html", on_saved=created,
+                     template="virtualservers/virtual_form.html", on_saved=actions.virtual_server_added,
                      success_url=lambda vs: reverse("virtual_edit", args=[vs.pk]))
 
 
@@ -107,10 +102,7 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(ADMIN)
 def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
     vs = get_object_or_404(VirtualServer, pk=pk)
-    with transaction.atomic():
-        audit.record("delete", vs, before=audit.snapshot(vs))
-        vs.delete()
-        configuration_changed("virtual server deleted")
+    actions.delete_virtual_server(vs)
     messages.success(request, f"Deleted virtual server {vs}.")
     if request.htmx:
         return render(request, "virtualservers/_deleted_row.html", {})
@@ -120,13 +112,10 @@ def virtual_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @role_required(OPERATOR)
 def virtual_toggle(request: HttpRequest, pk: int) -> HttpResponse:
-    with transaction.atomic():
-        vs = get_object_or_404(VirtualServer.objects.select_for_update(), pk=pk)
-        before = audit.snapshot(vs)
-        vs.active = not vs.active
-        vs.save(update_fields=["active", "updated_at"])
-        audit.record("activate" if vs.active else "deactivate", vs, before=before, after=audit.snapshot(vs))
-        configuration_changed("virtual server (de)activated")
+    try:
+        vs = actions.set_virtual_active(pk)
+    except VirtualServer.DoesNotExist:
+        raise Http404("No such virtual server.") from None
     if not request.htmx:
         return redirect("virtual_list")
     vs.real_count = vs.real_servers.count()
@@ -174,13 +163,10 @@ def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpRe
 @role_required(ADMIN)
 def real_delete(request: HttpRequest, pk: int, rs_pk: int) -> HttpResponse:
     rs = get_object_or_404(RealServer.objects.select_related("virtual_server"), pk=rs_pk, virtual_server_id=pk)
-    harm = consequences("delete", [rs])
-    if harm and not confirmed(request.POST):
-        return confirm_harm(request, rs, "delete", harm)
-    with transaction.atomic():
-        audit.record("delete", rs, before=audit.snapshot(rs))
-        rs.delete()
-        configuration_changed("real server deleted")
+    try:
+        actions.delete_real_server(rs, confirmed=confirmed(request.POST))
+    except actions.HarmRefused as refused:
+        return confirm_harm(request, rs, "delete", refused.harm)
     messages.success(request, f"Deleted real server {rs}.")
     if request.htmx:
         return render(request, "virtualservers/_deleted_row.html", {})
@@ -202,18 +188,12 @@ def confirm_harm(request: HttpRequest, rs: RealServer, action: str, harm: list[C
 def _admin_action(request: HttpRequest, pk: int, rs_pk: int, action: str | None) -> HttpResponse:
     """activate, deactivate or drain (None: the toggle decides), audited, then reconciled;
     refused unless confirmed when it leaves an active service without a real server."""
-    with transaction.atomic():
-        rs = get_object_or_404(RealServer.objects.select_for_update().select_related("virtual_server"),
-                               pk=rs_pk, virtual_server_id=pk)
-        before = audit.snapshot(rs)
-        action = action or rs.toggle_action()
-        harm = consequences(action, [rs])
-        if harm and not confirmed(request.POST):
-            return confirm_harm(request, rs, action, harm)
-        rs.set_admin_state(action)
-        rs.save(update_fields=["admin_state", "drain_started_at"])
-        audit.record(action, rs, before=before, after=audit.snapshot(rs))
-        configuration_changed(f"real server {action}")
+    try:
+        rs = actions.set_real_server_state(rs_pk, action, confirmed=confirmed(request.POST), virtual_server_pk=pk)
+    except RealServer.DoesNotExist:
+        raise Http404("No such real server.") from None
+    except actions.HarmRefused as refused:
+        return confirm_harm(request, refused.rs, refused.action, refused.harm)
     return real_row_response(request, rs)
 
 
