@@ -57,16 +57,17 @@ def sparkline(values: Sequence[float], width: int = 120, height: int = 24, label
 
 
 def nice_top(peak: float) -> tuple[float, float]:
-    """A round top for the y axis at or above peak, and its tick step (1, 2 or 5 x 10^n)."""
+    """A round top for the y axis at or above peak, in at most five ticks of 1, 2, 2.5 or
+    5 x 10^n: 37 -> 40 by 10, 50 -> 50 by 10, 1.9 M -> 2 M by 500 k."""
     if not peak or peak <= 0 or math.isnan(peak):
         return 1.0, 0.25
-    raw = peak / 4
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
+    magnitude = 10 ** math.floor(math.log10(peak / 5))
+    for factor in (1, 2, 2.5, 5, 10, 20):
         tick = factor * magnitude
-        if tick * 4 >= peak:
-            return tick * 4, tick
-    return 40 * magnitude, 10 * magnitude
+        ticks = math.ceil(peak / tick - 1e-9)
+        if ticks <= 5:
+            return ticks * tick, tick
+    return peak, peak / 5  # not reached: 10 x magnitude > peak / 5 fits in five ticks
 
 
 def si(value: float, unit: str = "") -> str:

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from lbadmin.models import Director
-from lbadmin.redis_client import get_redis, note_failure
+from lbadmin.redis_client import get_redis, note_failure, redis_outage
 from virtualservers import ipvs
 from virtualservers.desired import service_key
 from virtualservers.models import RealServer, VirtualServer
@@ -249,6 +249,10 @@ def read_fine(kind: str, pk: int, start: int, end: int) -> Grid:
                                                    start__gte=chunk_start(start, FINE_CHUNK), start__lt=end
                                                    ).values_list("start", "data"):
         _place(grid.columns, (chunk - start) // FINE_STEP, decode(data, FIELDS))
+    outage = redis_outage()
+    if outage is not None:  # known down: no wait on it, the database's part is still worth showing
+        grid.error = f"the last minutes are missing: {outage.words}"
+        return grid
     try:
         redis = get_redis()
         series = series_name(kind, pk)
@@ -261,7 +265,7 @@ def read_fine(kind: str, pk: int, start: int, end: int) -> Grid:
             columns = _buffer_columns({name: text for name, text in zip(names, texts) if text}).get(series)
             if columns:
                 _place(grid.columns, (int(chunk) - start) // FINE_STEP, columns)
-    except Exception as exc:  # the database's part is still worth showing
+    except Exception as exc:
         note_failure(exc)
         grid.error = f"the last minutes are missing: Redis unreachable ({type(exc).__name__})"
     return grid
