@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 from virtualservers.models import RealServer
 
 from . import graphs
-from .history import Grid, last_reading_before, on_display_grid, read_coarse, read_fine
+from .history import Grid, SeriesRef, last_reading_before, on_display_grid, read_coarse, read_fine
 from .history_store import FIELDS, FINE_STEP, chunk_start
 from .models import HealthEvent
 
@@ -124,16 +124,16 @@ def _segment_words(state: str, since: float, until: float | None, reason: str, w
     return f"{state} {span}" + (f": {reason}" if reason else "")
 
 
-def history_context(kind: str, pk: int, real_servers: list[RealServer], range_name: str,
+def history_context(ref: SeriesRef, real_servers: list[RealServer], range_name: str,
                     now: float | None = None) -> dict:
     now = time.time() if now is None else now
     r = RANGES.get(range_name) or RANGES[DEFAULT_RANGE]
     end = chunk_start(now, r.step) + r.step
     start = end - r.seconds
-    grid = read_fine(kind, pk, start, end) if r.seconds <= 86400 else read_coarse(kind, pk, start, end, now)
+    grid = read_fine(ref, start, end) if r.seconds <= 86400 else read_coarse(ref, start, end, now)
     display = on_display_grid(grid, r.step)
-    recent = grid if r.step == FINE_STEP else read_fine(kind, pk, int(now) - 3600, int(now) + FINE_STEP)
-    last = recent.last_reading() or last_reading_before(kind, pk, int(now) - 3600)
+    recent = grid if r.step == FINE_STEP else read_fine(ref, int(now) - 3600, int(now) + FINE_STEP)
+    last = recent.last_reading() or last_reading_before(ref, int(now) - 3600)
     fresh = last is not None and now - last <= FRESH_SECONDS
     with_date = r.seconds > 86400 or (last is not None and now - last > 86400)
     frame = graphs.Frame(start, end, r.step, now, x_ticks(start, end, r),

@@ -25,11 +25,11 @@ nothing):
 - per series at most 544,920 bytes (+ 1 byte a chunk and the database's row overhead);
   for 1,000 virtual servers of 8 real servers (9,000 series) at most 4.9 GB, raw.
 The Redis buffer holds at most the current and the previous 5 minutes in normal running
-(30 short strings a series a chunk); a buffer nobody flushes expires after BUFFER_TTL.
+(about 10 MB for 9,000 series: bench/bench_history.py); a buffer nobody writes out
+expires after BUFFER_TTL.
 """
 from __future__ import annotations
 
-import math
 import sys
 import zlib
 from array import array
@@ -69,20 +69,12 @@ def chunk_start(t: float, chunk: int) -> int:
     return int(t // chunk) * chunk
 
 
-def pack_sample(values: Sequence[float]) -> str:
-    """One series' FIELDS at one instant, as the Redis buffer holds them (text: the
-    product's Redis client decodes every reply as text)."""
-    return " ".join(format(v, ".7g") for v in values)
-
-
-def unpack_sample(text: str) -> list[float]:
-    return [float(v) for v in text.split()]
-
-
 def encode(columns: dict[str, Sequence[float]], names: Sequence[str]) -> bytes:
     """A chunk's columns (equal lengths, NaN for no data) as stored: slot after slot."""
-    slots = len(columns[names[0]])
-    flat = array("f", (columns[name][i] for i in range(slots) for name in names))
+    width = len(names)
+    flat = array("f", bytes(FLOAT * width * len(columns[names[0]])))
+    for i, name in enumerate(names):
+        flat[i::width] = array("f", columns[name])
     raw = _to_bytes(flat)
     packed = zlib.compress(raw, 6)
     return _ZLIB + packed if len(packed) < len(raw) else _RAW + raw
@@ -116,7 +108,7 @@ def bucket_avg(values: Sequence[float], factor: int) -> list[float]:
     without any (a gap stays a gap, a partly read bucket is the average of its readings)."""
     out = []
     for i in range(0, len(values), factor):
-        present = [v for v in values[i:i + factor] if not math.isnan(v)]
+        present = [v for v in values[i:i + factor] if v == v]  # NaN is the one value unequal to itself
         out.append(sum(present) / len(present) if present else NAN)
     return out
 
@@ -124,7 +116,7 @@ def bucket_avg(values: Sequence[float], factor: int) -> list[float]:
 def bucket_max(values: Sequence[float], factor: int) -> list[float]:
     out = []
     for i in range(0, len(values), factor):
-        present = [v for v in values[i:i + factor] if not math.isnan(v)]
+        present = [v for v in values[i:i + factor] if v == v]
         out.append(max(present) if present else NAN)
     return out
 

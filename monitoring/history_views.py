@@ -10,7 +10,7 @@ from lbadmin.http import page_or_partial
 from lbadmin.roles import VIEWER, role_required
 from virtualservers.models import RealServer, VirtualServer
 
-from .history import REAL, VIRTUAL
+from .history import SeriesRef
 from .history_page import history_context
 
 
@@ -25,7 +25,7 @@ def virtual_history(request: HttpRequest, pk: int) -> HttpResponse:
     real_servers = list(vs.real_servers.order_by("name"))
     return _panel(request, {"vs": vs, "tab": "virtual", "subject": f"virtual server {vs.name}",
                             "url": reverse("history_virtual", args=[vs.pk]),
-                            **history_context(VIRTUAL, vs.pk, real_servers, request.GET.get("range", ""))})
+                            **history_context(SeriesRef.of_virtual(vs), real_servers, request.GET.get("range", ""))})
 
 
 @require_GET
@@ -34,4 +34,4 @@ def real_history(request: HttpRequest, rs_pk: int) -> HttpResponse:
     rs = get_object_or_404(RealServer.objects.select_related("virtual_server"), pk=rs_pk)
     return _panel(request, {"vs": rs.virtual_server, "rs": rs, "tab": "real", "subject": f"real server {rs.name}",
                             "url": reverse("history_real", args=[rs.pk]),
-                            **history_context(REAL, rs.pk, [rs], request.GET.get("range", ""))})
+                            **history_context(SeriesRef.of_real(rs), [rs], request.GET.get("range", ""))})

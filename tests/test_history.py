@@ -88,7 +88,8 @@ def test_the_timeline_draws_each_state_with_its_reason_escaped():
 
 
 @pytest.fixture
-def world(db, empty_redis):
+def world(db, empty_redis, monkeypatch):
+    monkeypatch.setattr(history, "_mapping", None)  # the mapping cache belongs to one configuration
     vs = factories.virtual_server(name="web", address="192.0.2.50", port=80, persistent=0, pmask="", active=True)
     rs1 = factories.real_server(vs, name="web1", address="10.0.0.1")
     rs2 = factories.real_server(vs, name="web2", address="10.0.0.2")
@@ -109,15 +110,15 @@ def test_a_sample_is_read_back_from_redis_then_from_the_database(world, monkeypa
     now = time.time()
     assert history.sample(now) == 3  # the virtual server and its two real servers
     window = (int(now) - 600, int(now) + 10)
-    v = history.read_fine("v", vs.pk, *window)
+    v = history.read_fine(history.SeriesRef.of_virtual(vs), *window)
     assert [latest(v, n) for n in FIELDS] == [13, 43, 7, 9000, 120000]
-    assert [latest(history.read_fine("r", rs1.pk, *window), n) for n in FIELDS] == [12, 3, 4, 5000, 70000]
+    assert [latest(history.read_fine(history.SeriesRef.of_real(rs1), *window), n) for n in FIELDS] == [12, 3, 4, 5000, 70000]
     assert HistoryChunk.objects.count() == 0  # the current 5 minutes are in Redis only
     assert history.flush(now) == 0  # not complete yet
     assert history.flush(chunk_start(now, FINE_CHUNK) + FINE_CHUNK + history.FLUSH_GRACE) == 3
     assert not get_redis().exists(history.BUFFER_KEY.format(chunk_start(now, FINE_CHUNK)))
     assert HistoryChunk.objects.filter(step=FINE_STEP).count() == 3
-    again = history.read_fine("r", rs2.pk, *window)
+    again = history.read_fine(history.SeriesRef.of_real(rs2), *window)
     assert [latest(again, n) for n in FIELDS] == [1, 40, 3, 4000, 50000]
     assert again.last_reading() == chunk_start(now, FINE_STEP) + FINE_STEP
 
@@ -130,7 +131,7 @@ def test_two_directors_give_the_larger_connections_and_the_summed_traffic(world,
     poll(monkeypatch, factories.director("lb2"), backup)
     now = time.time()
     history.sample(now)
-    grid = history.read_fine("r", rs1.pk, int(now) - 60, int(now) + 10)
+    grid = history.read_fine(history.SeriesRef.of_real(rs1), int(now) - 60, int(now) + 10)
     assert [latest(grid, n) for n in FIELDS] == [12, 3, 5, 5100, 70200]
 
 
@@ -163,7 +164,7 @@ def test_a_finished_day_is_downsampled_to_averages_and_peaks(world):
     assert math.isnan(coarse["active"][12])  # after the hour: no data, not zero
     # Read back over 7 days: the day from its 5-minute chunk.
     now = day + COARSE_CHUNK + 3600
-    grid = history.read_coarse("v", vs.pk, now - 7 * 86400, now, now)
+    grid = history.read_coarse(history.SeriesRef.of_virtual(vs), now - 7 * 86400, now, now)
     assert latest(grid, "active") == 10 and max(v for v in grid.columns["max_active"] if not math.isnan(v)) == 100
 
 

@@ -16,7 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def world(empty_redis):
+def world(empty_redis, monkeypatch):
+    from monitoring import history
+
+    monkeypatch.setattr(history, "_mapping", None)  # the mapping cache belongs to one configuration
     vs = factories.virtual_server(name="web", address="192.0.2.50", port=80, persistent=0, pmask="", active=True)
     rs = factories.real_server(vs, name="web1", address="10.0.0.1")
     return vs, rs
