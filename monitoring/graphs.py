@@ -71,12 +71,14 @@ def nice_top(peak: float) -> tuple[float, float]:
 
 
 def si(value: float, unit: str = "") -> str:
-    """1500 -> "1.5 k", 2e6 B/s -> "2 MB/s"; small values as they are."""
-    for limit, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+    """1500 -> "1.5 k", 2e6 B/s -> "2 MB/s", 7 /s -> "7/s"; small values as they are."""
+    number, prefix = (f"{value:.3g}" if value != int(value) else f"{int(value)}"), ""
+    for limit, letter in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
-            return f"{value / limit:.3g} {prefix}{unit}".rstrip()
-    text = f"{value:.3g}" if value != int(value) else f"{int(value)}"
-    return f"{text} {unit}".rstrip()
+            number, prefix = f"{value / limit:.3g}", letter
+            break
+    suffix = prefix + unit
+    return number if not suffix else number + ("" if suffix.startswith("/") else " ") + suffix
 
 
 @dataclass
