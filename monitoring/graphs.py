@@ -114,8 +114,10 @@ def _x_axis(frame: Frame, top: float, bottom: float) -> str:
     out = []
     for t, label in frame.ticks:
         x = frame.x(t)
+        # A label at either end is kept inside the picture.
+        anchor = "end" if x > frame.width - frame.right - 16 else "start" if x < frame.left + 16 else "middle"
         out.append(f'<line class="grid" x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}"/>'
-                   f'<text class="axis" x="{x:.1f}" y="{bottom + 13}" text-anchor="middle">{escape(label)}</text>')
+                   f'<text class="axis" x="{x:.1f}" y="{bottom + 13}" text-anchor="{anchor}">{escape(label)}</text>')
     return "".join(out)
 
 

@@ -13,8 +13,8 @@
 - read(): the pages. The database's chunks and the buffer's current minutes, on one grid,
   with NaN where there was no reading.
 
-What a sample says: a snapshot older than two polls, or of a director that could not be
-read, gives no numbers. While at least one current snapshot exists, every configured server
+What a sample says: a snapshot older than a slot (10 s), or of a director that could not
+be read, gives no numbers. While at least one current snapshot exists, every configured server
 gets a slot (0 when the kernel holds no service or destination for it: it had no
 connections); with none, nothing is written, and the graphs show a gap, never old numbers.
 """
@@ -78,11 +78,14 @@ class SeriesRef(NamedTuple):
 # Sampling ------------------------------------------------------------------------------
 
 def fresh_snapshots(now: float) -> list[dict]:
-    """The current, successful snapshot of every enabled director (one Redis round trip)."""
+    """The current, successful snapshot of every enabled director (one Redis round trip).
+    Current: read within the slot's 10 s (or two polls, if polls are rarer). Not the live
+    table's two polls: a busy worker skips polls (they expire), and a reading 6 s old still
+    tells the slot's numbers; an older one would tell an earlier slot's."""
     keys = [SNAPSHOT_KEY.format(pk) for pk in Director.objects.filter(enabled=True).values_list("pk", flat=True)]
     if not keys:
         return []
-    limit = STALE_POLLS * poll_interval()
+    limit = max(FINE_STEP, STALE_POLLS * poll_interval())
     snapshots = []
     for raw in get_redis().mget(keys):
         snapshot = json.loads(raw) if raw else None

@@ -72,6 +72,7 @@ def test_the_y_axis_is_round_and_says_its_unit():
     assert graphs.nice_top(37) == (40, 10) and graphs.nice_top(0) == (1.0, 0.25)
     assert graphs.nice_top(1_900_000)[0] == 2_000_000
     assert graphs.si(1500, "B/s") == "1.5 kB/s" and graphs.si(2e6, "B/s") == "2 MB/s" and graphs.si(7) == "7"
+    assert graphs.si(7, "/s") == "7/s" and graphs.si(1500, "/s") == "1.5 k/s"
     svg = graphs.line_chart("Traffic", "B/s", [graphs.Line("in", "in", [1_900_000, 100])], frame(2))
     assert ">2 MB/s</text>" in svg and ">0 B/s</text>" in svg
 
