@@ -191,3 +191,22 @@ def test_a_deleted_servers_history_goes_with_the_days_downsampling(world):
     history.downsample(day + COARSE_CHUNK + history.DOWNSAMPLE_DELAY)
     assert not HistoryChunk.objects.filter(kind="r", object_id=rs1.pk).exists()
     assert HistoryChunk.objects.filter(kind="v", object_id=vs.pk).count() == 2
+
+
+def test_a_day_is_downsampled_a_batch_a_run_until_done(world, monkeypatch):
+    vs, rs1, rs2, _ = world
+    monkeypatch.setattr(history, "DOWNSAMPLE_BATCH", 2)
+    day = chunk_start(time.time(), COARSE_CHUNK) - COARSE_CHUNK
+    HistoryChunk.objects.bulk_create([fine_chunk(kind, pk, day, 3) for kind, pk in (("v", vs.pk), ("r", rs1.pk), ("r", rs2.pk))])
+    later = day + COARSE_CHUNK + history.DOWNSAMPLE_DELAY
+    assert history.downsample(later) == 2  # the virtual server and rs1
+    assert get_redis().get(history.DOWNSAMPLED_KEY.format(day)) == "2"
+    assert history.downsample(later + 60) == 1  # rs2: the day is done
+    assert history.downsample(later + 120) == 0
+    assert HistoryChunk.objects.filter(step=COARSE_STEP).count() == 3
+
+
+def test_the_tasks_are_scheduled_every_10_s_and_every_minute(settings):
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["monitoring.tasks.sample_history"] == FINE_STEP
+    assert schedule["monitoring.tasks.keep_history"] == 60.0
