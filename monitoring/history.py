@@ -10,8 +10,8 @@
   and prunes what is older than monitoring.history_store keeps. The database holds all but
   the last minutes, so the history survives a restart; the buffer (in Redis, which
   survives the product's restarts too) expires if nobody writes it out.
-- read(): the pages. The database's chunks and the buffer's current minutes, on one grid,
-  with NaN where there was no reading.
+- read_fine(), read_coarse(): the pages. The database's chunks and the buffer's current
+  minutes, on one grid, with NaN where there was no reading.
 
 What a sample says: a snapshot older than a slot (10 s), or of a director that could not
 be read, gives no numbers. While at least one current snapshot exists, every configured server
