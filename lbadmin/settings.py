@@ -216,6 +216,13 @@ CELERY_BEAT_SCHEDULE.update({
     "rehearsal-schedule": {"task": "virtualservers.tasks.rehearse_due", "schedule": 3600.0},
 })
 
+CELERY_BEAT_SCHEDULE.update({
+    # History (monitoring/history.py): a slot every 10 s from the live snapshots; written
+    # out, downsampled and pruned every minute.
+    "history-sample": {"task": "monitoring.tasks.sample_history", "schedule": 10.0},
+    "history-keep": {"task": "monitoring.tasks.keep_history", "schedule": 60.0},
+})
+
 # Content-Security-Policy (django-csp): scripts only from our own static files, no inline
 # script, no eval (htmx is configured without it in base.html), no framing, forms post
 # only here. Styles too come only from static files (htmx's own indicator style is off).

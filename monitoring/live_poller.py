@@ -74,6 +74,7 @@ def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
         services.append({"key": str(key), "label": key.label, "scheduler": service.scheduler,
                          "persistent": service.persistent, "netmask": service.netmask,
                          "cps": rate.cps if rate else 0, "destinations": dests,
+                         "inbps": rate.inbps if rate else 0, "outbps": rate.outbps if rate else 0,
                          # The service's own counters since it was made (the kernel keeps
                          # them apart from its destinations', which come and go).
                          "conns": stat.conns if stat else 0, "inpkts": stat.inpkts if stat else 0,

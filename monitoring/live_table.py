@@ -16,6 +16,7 @@ from virtualservers.desired import desired_table, service_key
 from virtualservers.models import RealServer
 from virtualservers.reconcile import PENDING_KEY
 
+from . import graphs
 from .live_poller import HISTORY_KEY, HISTORY_POINTS, SNAPSHOT_KEY
 
 # A reading older than this many poll intervals is not shown as the kernel's state now:
@@ -72,16 +73,8 @@ def read_live(director: Director) -> LiveView:
 
 
 def sparkline(history: list[dict], dest: str, width: int = 120, height: int = 24) -> str:
-    """An SVG polyline of one real server's active connections over the history."""
-    values = [p["c"].get(dest, 0) for p in history]
-    if len(values) < 2:
-        return ""
-    top = max(values) or 1
-    step = width / (len(values) - 1)
-    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
-    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="active connections, last {len(values)} samples, peak {max(values)}">'
-            f'<polyline fill="none" stroke="#1f5fbf" stroke-width="1.5" points="{points}"/></svg>')
+    """An SVG line of one real server's active connections over the history."""
+    return graphs.sparkline([p["c"].get(dest, 0) for p in history], width, height)
 
 
 @dataclass

@@ -26,3 +26,26 @@ class HealthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.real_server} {self.old_state} -> {self.new_state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class HistoryChunk(models.Model):
+    """A stretch of one series' history: a virtual or real server's connections and traffic,
+    a slot every `step` seconds from `start`, packed (monitoring.history_store says how
+    much, and why it is bounded). Rows of servers since deleted are pruned with the old ones."""
+
+    class Kind(models.TextChoices):
+        VIRTUAL = "v", "virtual server"
+        REAL = "r", "real server"
+
+    kind = models.CharField(max_length=1, choices=Kind.choices)
+    object_id = models.PositiveIntegerField()
+    step = models.PositiveIntegerField()  # seconds a slot: 10 or 300
+    start = models.BigIntegerField()  # Unix time of the first slot
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "object_id", "step", "start"], name="historychunk_once")]
+        indexes = [models.Index(fields=["step", "start"], name="historychunk_step_start")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.object_id} every {self.step} s from {self.start}"

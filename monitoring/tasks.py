@@ -7,6 +7,7 @@ from django.db import transaction
 from lbadmin.models import Director
 from lbadmin.redis_client import get_redis
 
+from . import history
 from .checker import tick
 from .live_poller import poll_director
 from .manual_checks import run_queued
@@ -26,6 +27,20 @@ def heartbeat() -> None:
 def poll_live() -> None:
     for director in Director.objects.filter(enabled=True):
         poll_director(director)
+
+
+# Beat sends this every 10 s: one slot of every server's history from the live snapshots
+# (monitoring/history.py). A late one would land in a later slot: worthless, so it expires.
+@shared_task(ignore_result=True, expires=10)
+def sample_history() -> int:
+    return history.sample()
+
+
+# Beat sends this every minute: the history's complete 5 minutes into the database, its
+# finished days downsampled, the old pruned. Idempotent.
+@shared_task(ignore_result=True, expires=120, time_limit=600)
+def keep_history() -> dict:
+    return history.keep()
 
 
 # Beat sends this every second. It only makes sure one health checker runs (see

@@ -20,6 +20,7 @@ class Dest:
     inactive: int = 0
     forwarding: str = "route"
     stats: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # conns inpkts outpkts inbytes outbytes
+    rates: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # cps inpps outpps inbps outbps
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Service:
     scheduler: str = "rr"
     dests: list[Dest] = field(default_factory=list)
     stats: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    rates: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
     @property
     def endpoint(self) -> str:
@@ -53,10 +55,10 @@ def list_text(services: list[Service]) -> str:
 def counters_text(services: list[Service], columns: str, rates: bool = False) -> str:
     lines = [HEAD, f"Prot LocalAddress:Port {columns}\n", "  -> RemoteAddress:Port\n"]
     for s in services:
-        values = (0,) * 5 if rates else s.stats
+        values = s.rates if rates else s.stats
         lines.append(f"{s.proto.upper():<4} {s.endpoint} " + " ".join(map(str, values)) + "\n")
         for d in s.dests:
-            values = (0,) * 5 if rates else d.stats
+            values = d.rates if rates else d.stats
             lines.append(f"  -> {_ep(d.address, d.port)} " + " ".join(map(str, values)) + "\n")
     return "".join(lines)
 

@@ -1,4 +1,4 @@
-"""Role expectations for the health views: name -> (role for GET, role for POST).
+"""Role expectations for the health and history views: name -> (role for GET, role for POST).
 Merged into tests/test_roles.py's table."""
 from django.urls import reverse
 
@@ -11,6 +11,8 @@ EXPECTED: dict = {
     "health_check_now": (POST_ONLY, OPERATOR),
     "health_try": (POST_ONLY, ADMIN),
     "health_manual_result": (OPERATOR, POST_ONLY),
+    "history_virtual": (VIEWER, GET_ONLY),
+    "history_real": (VIEWER, GET_ONLY),
 }
 
 
@@ -34,4 +36,6 @@ URLS: dict = {
     "health_try": lambda ids: reverse("health_try", args=[ids["virtual"]]),
     # Another user's (or a forgotten) token: the page says so and shows nothing of it.
     "health_manual_result": lambda ids: reverse("health_manual_result", args=["no-such-token"]),
+    "history_virtual": lambda ids: reverse("history_virtual", args=[ids["virtual"]]),
+    "history_real": lambda ids: reverse("history_real", args=[ids["real"]]),
 }
