@@ -9,6 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# The broken-arrow tests write a probe module into the source tree for a moment; the clean
+# check must not run meanwhile: scripts/test gives each file to one xdist worker (loadfile).
+
 
 def lint_imports() -> subprocess.CompletedProcess:
     # The console script installed beside this Python (requirements-test.txt pins it).
