@@ -23,3 +23,11 @@ def audit_logout(sender, request, user, **kwargs):
 # (that is virtualservers', above it); virtualservers listens and writes its outbox rows.
 # sender: the model class; instance: what was saved.
 applied_settings_saved = Signal()
+
+
+# What an alert may report, found below monitoring (which sends the alerts): sent inside
+# the transaction that records it, so the alert's outbox row commits with its cause.
+# apply_failed: sender ApplyRun, run (the failed ApplyRun, saved). drift_found: sender
+# Director, director, summary (the repair, as words).
+apply_failed = Signal()
+drift_found = Signal()

@@ -26,3 +26,6 @@ class HealthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.real_server} {self.old_state} -> {self.new_state} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+from .alerts_models import AlertDelivery, AlertDestination, AlertEvent  # noqa: E402,F401  (alerts, in their own module)
