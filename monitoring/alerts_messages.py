@@ -29,7 +29,7 @@ def lines(events: list[AlertEvent]) -> list[str]:
         where = "/".join(p for p in (vs, rs) if p) or director or "lbadmin"
         last = group[-1]
         if len(group) == 1:
-            change = f"{last.old_state} -> {last.new_state}" if last.old_state or last.new_state else kind
+            change = last.change() or kind
             out.append(f"{where}: {change}" + (f" ({last.reason})" if last.reason else ""))
             continue
         states = [group[0].old_state] + [e.new_state for e in group]

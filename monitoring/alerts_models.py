@@ -67,8 +67,12 @@ class AlertEvent(models.Model):
 
     def subject(self) -> str:
         where = "/".join(p for p in (self.virtual_server_name, self.real_server) if p) or self.director
-        change = f"{self.old_state} -> {self.new_state}" if self.old_state or self.new_state else ""
-        return " ".join(p for p in (where, change) if p)
+        return " ".join(p for p in (where, self.change()) if p)
+
+    def change(self) -> str:
+        if self.old_state and self.new_state:
+            return f"{self.old_state} -> {self.new_state}"
+        return self.new_state or self.old_state
 
 
 class AlertDelivery(models.Model):
