@@ -73,6 +73,6 @@ def alerts_tick() -> None:
 
 # One attempt; a failure is recorded with its next time (alerts_delivery.BACKOFF) and the
 # tick sends it again then, so this task never retries by itself.
-@shared_task(ignore_result=True, acks_late=True, time_limit=60)
+@shared_task(ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
 def deliver_alert(delivery_id: int) -> None:
     alerts_delivery.attempt(delivery_id)
