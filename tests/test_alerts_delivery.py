@@ -274,3 +274,24 @@ def test_the_webhook_body_is_the_documented_json():
     assert set(body) >= {"event", "at", "director", "virtual_server", "real_server", "old_state", "new_state",
                          "reason", "summary", "count", "events", "omitted", "message_id", "test"}
     assert json.loads(json.dumps(body)) == body
+
+
+def test_the_readmes_verify_function_accepts_a_delivered_webhook_and_refuses_a_changed_one(web):
+    from pathlib import Path
+
+    section = (Path(__file__).resolve().parent.parent / "README.md").read_text().split("## Alerts", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(code, namespace)
+    verify = namespace["verify"]
+    vs, rs = web
+    with webhook_receiver() as receiver:
+        webhook(receiver.url)
+        write_transition(rs.pk, "down", "refused", None)
+        deliver_all()
+    post = receiver.posts[0]
+    stamp, signature = post.headers["x-lbadmin-timestamp"], post.headers["x-lbadmin-signature"]
+    assert verify(SECRET.encode(), post.body, stamp, signature)
+    assert not verify(SECRET.encode(), post.body.replace(b"down", b"up!!"), stamp, signature)
+    assert not verify(SECRET.encode(), post.body, str(int(stamp) + 1), signature)
+    assert not verify(b"wrong-secret", post.body, stamp, signature)
