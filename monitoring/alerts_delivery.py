@@ -137,10 +137,11 @@ def _send(delivery: AlertDelivery, events: list[AlertEvent], now: datetime.datet
     return alerts_send.send_mail(destination.recipients(), subject, text)
 
 
-def send_test(destination: AlertDestination) -> AlertDelivery:
+def send_test(destination: AlertDestination, by: str = "") -> AlertDelivery:
     """The "send test" button: one message now, recorded like any other."""
     now = timezone.now()
     delivery = AlertDelivery.objects.create(destination=destination, destination_name=destination.name, test=True,
+                                            summary=f"test message, sent by {by}" if by else "test message",
                                             created_at=now, due_at=now,
                                             claimed_until=now + datetime.timedelta(seconds=CLAIM_SECONDS))
     return attempt(delivery.pk, now)

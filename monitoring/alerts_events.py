@@ -8,12 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from lbadmin.celery import app
-from lbadmin.redis_client import redis_outage
+from lbadmin.redis_client import get_redis, redis_outage
 
 from .alerts_kinds import APPLY_FAILED, CHECKER, DRIFT, HEALTH, VRRP  # noqa: F401  (the kinds, for callers)
 from .alerts_models import AlertEvent
 
 ROUTE_TASK = "monitoring.tasks.alerts_tick"
+NUDGED_KEY = "lbadmin:alerts:nudged"  # one nudge a second is enough, whatever a flap writes
 
 
 def record(kind: str, *, director: str = "", virtual_server=None, real_server: str = "", old_state: str = "",
@@ -32,6 +33,7 @@ def _nudge() -> None:
     if redis_outage() is not None:
         return  # known down: beat's first tick after it is back routes the event
     try:
-        app.send_task(ROUTE_TASK)
+        if get_redis().set(NUDGED_KEY, "1", nx=True, ex=1):
+            app.send_task(ROUTE_TASK)
     except Exception:
         pass  # Redis is down: beat's next tick routes it

@@ -57,7 +57,7 @@ def destination_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def send_test(request: HttpRequest, pk: int) -> HttpResponse:
     """One test message now; the result is said here and kept in the history."""
     destination = get_object_or_404(AlertDestination, pk=pk)
-    delivery = alerts_delivery.send_test(destination)
+    delivery = alerts_delivery.send_test(destination, by=request.user.get_username())
     audit.record("alert_test", destination, object_type="AlertDestination", request=request,
                  message=f"test message to {destination.target()}: {delivery.get_status_display()}"
                          + (f" ({delivery.last_error})" if delivery.last_error else ""))

@@ -295,3 +295,20 @@ def test_the_readmes_verify_function_accepts_a_delivered_webhook_and_refuses_a_c
     assert not verify(SECRET.encode(), post.body.replace(b"down", b"up!!"), stamp, signature)
     assert not verify(SECRET.encode(), post.body, str(int(stamp) + 1), signature)
     assert not verify(b"wrong-secret", post.body, stamp, signature)
+
+
+def test_an_apply_failing_the_same_way_again_is_not_reported_again(db):
+    director = factories.director("lb1")
+
+    def failed(error):
+        run = ApplyRun.objects.create(director=director, trigger="sweep", result=ApplyRun.Result.ERROR, error=error)
+        signals.apply_failed.send(ApplyRun, run=run)
+
+    failed("SSH: connection refused")
+    failed("SSH: connection refused")  # the next sweep, still down
+    failed("ipvsadm: Memory allocation problem")  # another reason: reported
+    ApplyRun.objects.create(director=director, trigger="sweep", result=ApplyRun.Result.OK)
+    failed("ipvsadm: Memory allocation problem")  # failing again after a success: reported
+    reasons = [r.split(": ", 1)[1] for r in AlertEvent.objects.order_by("pk").values_list("reason", flat=True)]
+    assert reasons == ["SSH: connection refused", "ipvsadm: Memory allocation problem",
+                       "ipvsadm: Memory allocation problem"]
