@@ -257,7 +257,9 @@ ALERT_SMTP = {
     "from": os.environ.get("LBADMIN_SMTP_FROM", "lbadmin@localhost"),
 }
 ALERT_WINDOW = envint("LBADMIN_ALERT_WINDOW", "30")
+ALERT_KEEP_DAYS = envint("LBADMIN_ALERT_KEEP_DAYS", "90")
 CELERY_BEAT_SCHEDULE.update({
     # Routes new events to destinations, sends the batches that came due and retries.
     "alerts": {"task": "monitoring.tasks.alerts_tick", "schedule": 2.0},
+    "alerts-prune": {"task": "monitoring.tasks.alerts_prune", "schedule": 3600.0},
 })

@@ -32,6 +32,19 @@ CHECKER_SINCE_KEY = "lbadmin:alerts:checker-alarm-since"
 CHECKER_SENT_KEY = "lbadmin:alerts:checker-alarm-sent"
 
 
+class NotSent(Exception):
+    """Nothing to try again: the destination is gone or disabled."""
+
+
+def prune(now: datetime.datetime | None = None) -> int:
+    """Forget messages older than settings.ALERT_KEEP_DAYS (never a pending one), and the
+    events no message holds any more; returns how many messages went."""
+    cutoff = (now or timezone.now()) - datetime.timedelta(days=settings.ALERT_KEEP_DAYS)
+    _, gone = AlertDelivery.objects.filter(created_at__lt=cutoff).exclude(status=AlertDelivery.Status.PENDING).delete()
+    AlertEvent.objects.filter(at__lt=cutoff, routed_at__isnull=False, deliveries__isnull=True).delete()
+    return gone.get(AlertDelivery._meta.label, 0)
+
+
 def wants(destination: AlertDestination, event: AlertEvent, chosen_vs: set[int]) -> bool:
     if not destination.enabled or event.kind not in destination.events:
         return False
@@ -107,7 +120,7 @@ def attempt(delivery_id: int, now: datetime.datetime | None = None) -> AlertDeli
     except Exception as exc:  # whatever went wrong ends on the ALERTS page, with its words
         error = f"{type(exc).__name__}: {exc}"[:500]
         delivery.last_error = error
-        final = delivery.test or delivery.attempts > len(BACKOFF)
+        final = delivery.test or isinstance(exc, NotSent) or delivery.attempts > len(BACKOFF)
         if final:
             delivery.status = AlertDelivery.Status.FAILED
             line = f"failed: {error}; no more attempts"
@@ -127,9 +140,9 @@ def attempt(delivery_id: int, now: datetime.datetime | None = None) -> AlertDeli
 def _send(delivery: AlertDelivery, events: list[AlertEvent], now: datetime.datetime) -> str:
     destination = delivery.destination
     if destination is None:
-        raise alerts_send.SendError("the destination was deleted")
+        raise NotSent("the destination was deleted")
     if not destination.enabled and not delivery.test:
-        raise alerts_send.SendError("the destination is disabled")
+        raise NotSent("the destination was disabled")
     if destination.kind == AlertDestination.Kind.WEBHOOK:
         body = alerts_messages.payload(events, delivery_id=delivery.pk, test=delivery.test, now=now)
         return alerts_send.post_webhook(destination.url, destination.secret, body)

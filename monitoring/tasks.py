@@ -76,3 +76,9 @@ def alerts_tick() -> None:
 @shared_task(ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
 def deliver_alert(delivery_id: int) -> None:
     alerts_delivery.attempt(delivery_id)
+
+
+@shared_task(ignore_result=True, expires=600)
+def alerts_prune() -> None:
+    """Beat, hourly: messages older than LBADMIN_ALERT_KEEP_DAYS go."""
+    alerts_delivery.prune()

@@ -312,3 +312,32 @@ def test_an_apply_failing_the_same_way_again_is_not_reported_again(db):
     reasons = [r.split(": ", 1)[1] for r in AlertEvent.objects.order_by("pk").values_list("reason", flat=True)]
     assert reasons == ["SSH: connection refused", "ipvsadm: Memory allocation problem",
                        "ipvsadm: Memory allocation problem"]
+
+
+def test_a_disabled_destination_fails_its_waiting_message_at_once(web):
+    vs, rs = web
+    destination = webhook("http://127.0.0.1:9/a")
+    write_transition(rs.pk, "down", "refused", None)
+    alerts_delivery.route()
+    destination.enabled = False
+    destination.save()
+    later = timezone.now() + datetime.timedelta(seconds=31)
+    [pk] = alerts_delivery.claim_due(later)
+    delivery = alerts_delivery.attempt(pk, later)
+    assert (delivery.status, delivery.attempts) == ("failed", 1)
+    assert "the destination was disabled" in delivery.last_error
+
+
+def test_old_messages_are_forgotten_but_never_a_waiting_one(web, settings):
+    vs, rs = web
+    settings.ALERT_KEEP_DAYS = 90
+    webhook("http://127.0.0.1:9/a")
+    write_transition(rs.pk, "down", "refused", None)
+    alerts_delivery.route()
+    old = timezone.now() - datetime.timedelta(days=91)
+    AlertEvent.objects.update(at=old)
+    AlertDelivery.objects.update(created_at=old)
+    assert alerts_delivery.prune() == 0  # still pending
+    AlertDelivery.objects.update(status="sent")
+    assert alerts_delivery.prune() == 1
+    assert not AlertDelivery.objects.exists() and not AlertEvent.objects.exists()
