@@ -65,14 +65,23 @@ def route(now: datetime.datetime | None = None) -> int:
                     for d in AlertDestination.objects.filter(enabled=True).prefetch_related("virtual_servers")]
     window = datetime.timedelta(seconds=settings.ALERT_WINDOW)
     done = 0
+    touched: set[int] = set()
     for event in events:
         with transaction.atomic():
             if not AlertEvent.objects.filter(pk=event.pk, routed_at__isnull=True).update(routed_at=now):
                 continue
             for destination, chosen in destinations:
                 if wants(destination, event, chosen):
-                    _open_batch(destination, now, window).events.add(event)
+                    # The clock now, not at the start: a long route must not add to a batch
+                    # that came due (and may be on its way) meanwhile.
+                    batch = _open_batch(destination, max(now, timezone.now()), window)
+                    batch.events.add(event)
+                    touched.add(batch.pk)
             done += 1
+    for batch in AlertDelivery.objects.filter(pk__in=touched, status=AlertDelivery.Status.PENDING):
+        # What the page says of a batch still gathering; the attempt says it again at the end.
+        AlertDelivery.objects.filter(pk=batch.pk).update(
+            summary=alerts_messages.summary(list(batch.events.order_by("at", "id"))))
     return done
 
 
@@ -111,8 +120,8 @@ def attempt(delivery_id: int, now: datetime.datetime | None = None) -> AlertDeli
     now = now or timezone.now()
     delivery = AlertDelivery.objects.select_related("destination").get(pk=delivery_id)
     events = list(delivery.events.order_by("at", "id"))
-    if not delivery.summary:
-        delivery.summary = "test message" if delivery.test else alerts_messages.summary(events)
+    if not delivery.test:
+        delivery.summary = alerts_messages.summary(events)
     delivery.attempts += 1
     delivery.last_attempt_at = now
     try:

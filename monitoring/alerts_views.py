@@ -3,6 +3,7 @@ message sent or failed (everyone reads)."""
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,7 +24,7 @@ PAGE_SIZE = 50
 @require_GET
 @role_required(VIEWER)
 def alerts(request: HttpRequest) -> HttpResponse:
-    deliveries = AlertDelivery.objects.prefetch_related("events")
+    deliveries = AlertDelivery.objects.annotate(n_events=Count("events")).order_by("-created_at", "-id")
     page = Paginator(deliveries, PAGE_SIZE).get_page(request.GET.get("page"))
     smtp = {key: value for key, value in settings.ALERT_SMTP.items() if key != "password"}
     return render(request, "monitoring/alerts.html", {

@@ -134,3 +134,18 @@ def test_deleting_a_destination_keeps_its_history(client_for, admin_user):
     assert not AlertDestination.objects.exists()
     assert AlertDelivery.objects.get().destination_name == "old"
     assert AuditEntry.objects.filter(action="delete", object_type="AlertDestination").exists()
+
+
+def test_a_grouped_message_shows_how_many_events_it_holds(client_for, viewer):
+    from monitoring import alerts_delivery, alerts_events
+
+    vs = factories.virtual_server("web")
+    AlertDestination.objects.create(name="ops", kind="webhook", url="http://127.0.0.1:9/", secret=SECRET,
+                                    events=["health"])
+    for i in range(20):
+        alerts_events.record(alerts_events.HEALTH, virtual_server=vs, real_server="CAS1",
+                             old_state="up" if i % 2 else "down", new_state="down" if i % 2 else "up")
+    alerts_delivery.route()
+    text = client_for(viewer).get(reverse("alerts")).content.decode()
+    assert "20 events</span> web/CAS1 flapped 20 times" in text
+    assert "20 event(s) not yet routed" not in text and "1 message(s) waiting to be sent" in text
