@@ -341,3 +341,21 @@ def test_old_messages_are_forgotten_but_never_a_waiting_one(web, settings):
     AlertDelivery.objects.update(status="sent")
     assert alerts_delivery.prune() == 1
     assert not AlertDelivery.objects.exists() and not AlertEvent.objects.exists()
+
+
+def test_a_reconcile_that_fails_reports_its_failure_as_an_event(db, redis_url):
+    from lbadmin.models import ClusterSettings
+    from virtualservers import ipvs
+    from virtualservers.reconcile import forget_executor, reconcile_director
+
+    cluster = ClusterSettings.load()
+    cluster.ipvsadm_path = "/nonexistent/ipvsadm"  # a real failure, nothing faked
+    cluster.save()
+    director = factories.director("lb1")
+    forget_executor(director.pk)
+    with pytest.raises(ipvs.IpvsError):
+        reconcile_director(director.pk, "change")
+    forget_executor(director.pk)
+    [event] = AlertEvent.objects.filter(kind="apply_failed")
+    run = ApplyRun.objects.get(director=director)
+    assert event.director == "lb1" and event.reason == f"apply {run.pk} (change): {run.error}"
