@@ -7,6 +7,7 @@ name instead.
 """
 import datetime
 import decimal
+import hashlib
 import ipaddress
 
 from django.db import models
@@ -21,6 +22,9 @@ RUNTIME_FIELDS = {
     "status", "status_reason", "status_changed_at", "created_at", "updated_at", "serial_no",
     "password", "last_login",
 }
+# Secrets (an alert webhook's key): the log holds a fingerprint, which shows that one
+# changed, never the value.
+SECRET_FIELDS = {"secret"}
 
 
 def _plain(value):
@@ -41,7 +45,10 @@ def snapshot(obj: models.Model | None) -> dict | None:
     for field in obj._meta.concrete_fields:
         if field.primary_key or field.name in RUNTIME_FIELDS:
             continue
-        data[field.name] = _plain(getattr(obj, field.attname))
+        value = _plain(getattr(obj, field.attname))
+        if field.name in SECRET_FIELDS and value:
+            value = "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
+        data[field.name] = value
     for field in obj._meta.many_to_many:
         if obj.pk:
             data[field.name] = sorted(str(o) for o in getattr(obj, field.name).all())

@@ -76,3 +76,10 @@ def proxy_ssl_header(value: str) -> tuple[str, str]:
     if not (sep and expected and re.fullmatch(r"[A-Za-z0-9-]+", name)):
         raise ImproperlyConfigured(f"LBADMIN_PROXY_SSL_HEADER must read 'Header-Name: value', got {value!r}")
     return "HTTP_" + name.upper().replace("-", "_"), expected
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {'/'.join(choices)}, got {value!r}")
+    return value

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .envconfig import envbool, envint, envlist, envnetworks, private_file, proxy_ssl_header, secret_key
+from .envconfig import envbool, envchoice, envint, envlist, envnetworks, private_file, proxy_ssl_header, secret_key
 from .tls import allowed_host_names, tls_enabled
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -254,3 +254,21 @@ LBADMIN_CHECK_PROGRAM_USER = os.environ.get("LBADMIN_CHECK_PROGRAM_USER", "nobod
 # Behind a TLS proxy (LBADMIN_TLS=off) every request comes from the proxy's own loopback
 # address, so loopback proves nothing there: the default is then no network (tokens only).
 LBADMIN_METRICS_ALLOW = envnetworks("LBADMIN_METRICS_ALLOW", "127.0.0.1/32,::1/128" if TLS else "")
+
+# Alerts (monitoring/alerts_*.py): the SMTP server mail destinations use, and the window
+# within which events for one destination become one message.
+ALERT_SMTP = {
+    "host": os.environ.get("LBADMIN_SMTP_HOST", "localhost"),
+    "port": envint("LBADMIN_SMTP_PORT", "25"),
+    "security": envchoice("LBADMIN_SMTP_SECURITY", "none", ("none", "starttls", "ssl")),
+    "user": os.environ.get("LBADMIN_SMTP_USER", ""),
+    "password": os.environ.get("LBADMIN_SMTP_PASSWORD", ""),
+    "from": os.environ.get("LBADMIN_SMTP_FROM", "lbadmin@localhost"),
+}
+ALERT_WINDOW = envint("LBADMIN_ALERT_WINDOW", "30")
+ALERT_KEEP_DAYS = envint("LBADMIN_ALERT_KEEP_DAYS", "90")
+CELERY_BEAT_SCHEDULE.update({
+    # Routes new events to destinations, sends the batches that came due and retries.
+    "alerts": {"task": "monitoring.tasks.alerts_tick", "schedule": 2.0},
+    "alerts-prune": {"task": "monitoring.tasks.alerts_prune", "schedule": 3600.0},
+})

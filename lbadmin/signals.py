@@ -29,3 +29,11 @@ def announce_applied_settings(saved, before=None) -> None:
     """Tell the apps above that `saved` changed what the directors apply (an on_saved of
     lbadmin.editing, for the pages and the API alike)."""
     applied_settings_saved.send(sender=type(saved), instance=saved)
+
+
+# What an alert may report, found below monitoring (which sends the alerts): sent inside
+# the transaction that records it, so the alert's outbox row commits with its cause.
+# apply_failed: sender ApplyRun, run (the failed ApplyRun, saved). drift_found: sender
+# Director, director, summary (the repair, as words).
+apply_failed = Signal()
+drift_found = Signal()

@@ -49,3 +49,6 @@ class HistoryChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}{self.object_id} every {self.step} s from {self.start}"
+
+
+from .alerts_models import AlertDelivery, AlertDestination, AlertEvent  # noqa: E402,F401  (alerts, in their own module)

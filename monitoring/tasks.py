@@ -1,4 +1,5 @@
 """Celery tasks of the monitoring app. Thin: the work is in the modules they name."""
+import logging
 import time
 
 from celery import shared_task
@@ -7,11 +8,13 @@ from django.db import transaction
 from lbadmin.models import Director
 from lbadmin.redis_client import get_redis
 
-from . import history
+from . import alerts_delivery, history
 from .checker import tick
 from .live_poller import poll_director
 from .manual_checks import run_queued
 from .process_pings import HEARTBEAT_KEY
+
+log = logging.getLogger(__name__)
 
 
 # Beat sends this every 5 s. It expires after 10 s, so a worker coming back
@@ -61,3 +64,35 @@ def queue_manual_check(token: str, kind: str, rs_pk: int, payload: dict | None, 
     """Send once the audit entry is committed; unrun after `wait` s (the page gave up)."""
     transaction.on_commit(lambda: manual_check.apply_async(
         (token, kind, rs_pk, payload), expires=wait, time_limit=int(wait) + 30))
+
+
+# --- alerts (the work: alerts_delivery.py) ---------------------------------------------------
+
+# Beat sends this every 2 s, and an event's commit nudges it: watch the checker alarm,
+# route new events into batches, and hand each batch that came due to deliver_alert.
+@shared_task(ignore_result=True, expires=10)
+def alerts_tick() -> None:
+    try:
+        alerts_delivery.watch_checker()
+    except Exception:
+        log.exception("checker alarm not watched")
+    alerts_delivery.route()
+    for delivery_id in alerts_delivery.claim_due():
+        try:
+            deliver_alert.delay(delivery_id)
+        except Exception:
+            alerts_delivery.release(delivery_id)
+            raise
+
+
+# One attempt; a failure is recorded with its next time (alerts_delivery.BACKOFF) and the
+# tick sends it again then, so this task never retries by itself.
+@shared_task(ignore_result=True, acks_late=True, time_limit=60, soft_time_limit=50)
+def deliver_alert(delivery_id: int) -> None:
+    alerts_delivery.attempt(delivery_id)
+
+
+@shared_task(ignore_result=True, expires=600)
+def alerts_prune() -> None:
+    """Beat, hourly: messages older than LBADMIN_ALERT_KEEP_DAYS go."""
+    alerts_delivery.prune()

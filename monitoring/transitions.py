@@ -1,6 +1,6 @@
 """A health transition, written once: the RealServer row, its HealthEvent, an audit entry
 (actor "health checker", with the reason) and the reconcile requests (the outbox) in one
-transaction; on commit a reconcile is queued for every director that serves the virtual
+transaction, with the alert event (monitoring/alerts_events.py); on commit a reconcile is queued for every director that serves the virtual
 server, which then removes the server, sets weight 0 (quiesce) or brings in the sorry
 server (virtualservers.desired)."""
 from __future__ import annotations
@@ -15,6 +15,7 @@ from lbadmin import audit
 from virtualservers.models import RealServer
 from virtualservers.tasks import request_reconciles
 
+from . import alerts_events
 from .models import HealthEvent
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def write_transition(rs_id: int, new: str, reason: str, latency_ms: float | None
                                    latency_ms=latency_ms)
         audit.record("health", rs, before={"health": old}, after={"health": new}, actor=ACTOR,
                      object_repr=f"{rs.virtual_server.name}/{rs.name}", message=reason)
+        alerts_events.record(alerts_events.HEALTH, virtual_server=rs.virtual_server, real_server=rs.name,
+                             old_state=old, new_state=new, reason=reason, at=when)
         if rs.virtual_server.active:
             request_reconciles(rs.virtual_server.target_directors().values_list("pk", flat=True), "health")
     log.info("real server %s: %s -> %s (%s)", rs, old, new, reason)

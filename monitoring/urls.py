@@ -1,4 +1,4 @@
-"""URLs of the monitoring app: CONTROL/MONITORING, the health and history pages."""
+"""URLs of the monitoring app: CONTROL/MONITORING, the health and history pages, ALERTS."""
 from django.urls import include, path
 
 from . import history_views, metrics_views
@@ -10,5 +10,6 @@ urlpatterns = [
     path("health/", include("monitoring.health_urls")),
     path("history/virtual/<int:pk>/", history_views.virtual_history, name="history_virtual"),
     path("history/real/<int:rs_pk>/", history_views.real_history, name="history_real"),
+    path("alerts/", include("monitoring.alerts_urls")),
     path("metrics", metrics_views.metrics, name="metrics"),
 ]

@@ -18,6 +18,8 @@ from virtualservers import ipvs
 from virtualservers.formats.vrrp import NotifyLine, VrrpStatus, parse_vrrp_status
 from virtualservers.ipvs.scripts import VRRP_STATUS
 
+from . import alerts_events
+
 LOG_LINES = 50
 ACTOR = "keepalived"
 
@@ -50,6 +52,7 @@ def record_transitions(director: Director, status: VrrpStatus) -> list[VrrpTrans
     new = [line for line in status.transitions if latest is None or _when(line) > latest]
     created = []
     now = timezone.now()
+    previous = director.vrrp_state
     for line in new:
         try:
             with transaction.atomic():
@@ -59,9 +62,13 @@ def record_transitions(director: Director, status: VrrpStatus) -> list[VrrpTrans
                              before={"vrrp_state": director.vrrp_state}, after={"vrrp_state": line.state},
                              message=f"{line.kind.lower()} {line.name} became {line.state} "
                                      f"(priority {line.priority}) at {_when(line):%H:%M:%S.%f}"[:-3] + " UTC")
+                alerts_events.record(alerts_events.VRRP, director=director.name, old_state=previous,
+                                     new_state=line.state, at=_when(line),
+                                     reason=f"{line.kind.lower()} {line.name}, priority {line.priority}")
         except IntegrityError:
             continue  # another poll recorded it first
         created.append(row)
+        previous = line.state
     # "" when keepalived runs but has reported nothing yet: unknown, never the last state
     # seen before (a rebooted director's old MASTER would be a lie).
     state = status.state()

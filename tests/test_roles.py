@@ -46,14 +46,16 @@ EXPECTED = {
     "audit_export": (VIEWER, GET_ONLY),
     "audit_detail": (VIEWER, GET_ONLY),
 }
-from tests import roles_accounts, roles_health, roles_hosts, roles_io, roles_pages  # noqa: E402
+from tests import roles_accounts, roles_alerts, roles_health, roles_hosts, roles_io, roles_pages  # noqa: E402
 
 EXPECTED.update(roles_health.EXPECTED)
 EXPECTED.update(roles_io.EXPECTED)
 EXPECTED.update(roles_pages.EXPECTED)
 EXPECTED.update(roles_accounts.EXPECTED)
 EXPECTED.update(roles_hosts.EXPECTED)
-EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS, **roles_accounts.URLS, **roles_hosts.URLS}
+EXPECTED.update(roles_alerts.EXPECTED)
+EXTRA_URLS = {**roles_health.URLS, **roles_io.URLS, **roles_pages.URLS, **roles_accounts.URLS, **roles_hosts.URLS,
+              **roles_alerts.URLS}
 
 # Reachable by any logged-in user, whatever the role.
 ANY_USER = {"home", "password_change", "logout", "login"} | roles_accounts.ANY_USER | roles_accounts.NOT_BY_SESSION

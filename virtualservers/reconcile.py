@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from lbadmin import audit
+from lbadmin import audit, signals
 from lbadmin.models import ClusterSettings, Director
 from lbadmin.redis_client import get_redis
 
@@ -228,7 +228,10 @@ def reconcile_director(director_id: int, trigger: str = "change", request_id: st
             run.stage = ""
             run.finished_at = timezone.now()
             run.duration_ms = 1000 * (time.perf_counter() - started)
-            run.save()
+            with transaction.atomic():
+                run.save()
+                if run.result == ApplyRun.Result.ERROR:
+                    signals.apply_failed.send(ApplyRun, run=run)
             log.info("apply %s on %s (%s%s): %s in %.0f ms%s", run.pk, director, trigger,
                      f", request {request_id}" if request_id else "", run.get_result_display(), run.duration_ms,
                      f": {run.error}" if run.error else f", {len(outcome.commands)} command(s)")
@@ -288,3 +291,5 @@ def _record_drift(director: Director, live: ipvs.Table, desired: ipvs.Table, com
                      before={"table": ipvs.render(live).splitlines()},
                      after={"table": ipvs.render(desired).splitlines()},
                      message=f"live table differs from the last applied one; repair: {'; '.join(c.line for c in commands[:20])}")
+        signals.drift_found.send(Director, director=director,
+                                 summary=f"{len(commands)} difference(s): " + "; ".join(c.line for c in commands[:5]))
