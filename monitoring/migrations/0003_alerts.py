@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0001_initial'),
+        ('monitoring', '0002_history_chunks'),
         ('virtualservers', '0007_scheduler_flags'),
     ]
 
