@@ -25,6 +25,8 @@ import tempfile
 import asyncio
 import multiprocessing
 import resource
+import select
+import socket
 import sys
 import time
 from pathlib import Path
@@ -38,16 +40,11 @@ PORTS = 50
 HTTP_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: close\r\n\r\nWelcome to Outlook.."
 
 
-class Accept(asyncio.Protocol):
-    """TCP: accept and drop. HTTP: answer the request, then close."""
-
-    def __init__(self, http: bool) -> None:
-        self.http = http
+class Answer(asyncio.Protocol):
+    """HTTP: answer the request, then close."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        if not self.http:
-            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if b"\r\n\r\n" in data:
@@ -58,17 +55,53 @@ class Accept(asyncio.Protocol):
         pass
 
 
-def serve(http: bool, ready: multiprocessing.Queue) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        ports = []
-        for _ in range(PORTS):
-            server = await loop.create_server(lambda: Accept(http), "127.0.0.1", 0, backlog=4096)
-            ports.append(server.sockets[0].getsockname()[1])
-        ready.put(ports)
-        await asyncio.Event().wait()
+def listeners(count: int) -> list[socket.socket]:
+    """Listening sockets on every address, so each target can be its own loopback address
+    (127.1.x.y: the kernel routes all of 127/8 to lo) and no two targets share a check."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("0.0.0.0", 0))
+        sock.listen(4096)
+        sock.setblocking(False)
+        socks.append(sock)
+    return socks
 
-    asyncio.run(main())
+
+def serve(http: bool, ready: multiprocessing.Queue) -> None:
+    socks = listeners(PORTS)
+    ready.put([sock.getsockname()[1] for sock in socks])
+    if http:
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sock in socks:
+                await loop.create_server(Answer, sock=sock, backlog=4096)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+        return
+    # TCP: accept and drop at once, from a plain epoll loop: holds no connection open
+    # (asyncio's server accepts a whole backlog before closing any, which ran out of
+    # file descriptors at 20,000 targets).
+    poller = select.epoll()
+    by_fd = {sock.fileno(): sock for sock in socks}
+    for fd in by_fd:
+        poller.register(fd, select.EPOLLIN)
+    while True:
+        for fd, _ in poller.poll():
+            while True:
+                try:
+                    conn, _ = by_fd[fd].accept()
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    break
+                conn.close()
+
+
+def target_host(i: int) -> str:
+    """A loopback address of its own for target i."""
+    return f"127.1.{i // 250 % 250}.{1 + i % 250}"
 
 
 def cpu_seconds() -> float:
@@ -96,8 +129,8 @@ async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float
     def spec(i: int) -> CheckSpec:
         port = ports[i % len(ports)]
         if args.kind == "http":
-            return CheckSpec("http", host="127.0.0.1", port=port, http_path="/owa", http_body="utlook", timeout=2)
-        return CheckSpec("tcp", host="127.0.0.1", port=port, timeout=2)
+            return CheckSpec("http", host=target_host(i), port=port, http_path="/owa", http_body="utlook", timeout=2)
+        return CheckSpec("tcp", host=target_host(i), port=port, timeout=2)
 
     scheduler = Scheduler(record, fast_tcp=args.fast_tcp)
     scheduler.set_targets(Target(i, spec(i), args.interval) for i in range(args.targets))
@@ -157,7 +190,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         if (fork() == 0) {
             struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[4 + i % nports]));
-            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            char host[32]; snprintf(host, sizeof host, "127.1.%d.%d", i / 250 % 250, 1 + i % 250);  /* target_host() */
+            inet_pton(AF_INET, host, &a.sin_addr);
             usleep((useconds_t)(interval * 1e6 * i / n));  /* spread, as the Scheduler does */
             while (now() < end) {
                 double start = now();
@@ -282,7 +316,7 @@ def detection_latency(ports: list[int], args: argparse.Namespace) -> None:
     victim.listen(1024)  # the kernel completes connects from the backlog; no accept needed
     RealServer.objects.bulk_create(
         [RealServer(virtual_server=vs, name=f"rs{i}", address=f"10.254.{i // 250}.{1 + i % 250}", weight=1,
-                    admin_state="enabled", check_address="127.0.0.1", check_port=ports[i % len(ports)])
+                    admin_state="enabled", check_address=target_host(i), check_port=ports[i % len(ports)])
          for i in range(args.targets)]
         + [RealServer(virtual_server=vs, name="victim", address="10.253.0.1", weight=1, admin_state="enabled",
                       check_address="127.0.0.1", check_port=victim.getsockname()[1])])
