@@ -1,4 +1,5 @@
-"""Many TCP connect checks at once, for the Scheduler's most common case.
+"""Many TCP connect checks (and plain HTTP checks) at once, for the Scheduler's most
+common cases.
 
 A plain TCP check through run_check costs an asyncio Task, a Future, a timer and a
 selector registration per connect; at thousands of checks a second those, not the
@@ -9,6 +10,11 @@ is already sorted). Per check: four system calls (socket, setsockopt, connect,
 epoll_ctl; close removes the fd from the epoll set) and a few dict and deque operations.
 
 Results are the same as check_tcp's (same reasons, same RST close); the tests run both.
+
+A plain HTTP check of an IP literal (no TLS) is the same connect followed by one
+request and a read, on the same epoll set (an exchange): the response is judged by
+http_check.judge_buffered, with check_http's reasons; tests/test_checks_http.py runs
+each of its cases both ways.
 """
 
 from __future__ import annotations
@@ -16,16 +22,22 @@ from __future__ import annotations
 import _socket
 import asyncio
 import errno
+import logging
 import os
+import re
 import select
 import socket
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
 
+from .http_check import build_request, judge_buffered
+from .matching import compiled_regex, parse_status_codes
 from .net import _LINGER_ABORT, _numeric_address
-from .reasons import describe_error, timed_out
+from .reasons import describe_error, one_line, timed_out
 from .spec import CheckResult, CheckSpec
+
+log = logging.getLogger(__name__)
 
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 _FAILED = select.EPOLLERR | select.EPOLLHUP
@@ -38,10 +50,41 @@ def can_probe(spec: CheckSpec) -> bool:
 
 
 def probe_address(spec: CheckSpec) -> tuple[int, tuple] | None:
-    """(family, sockaddr) when the ConnectProber can run `spec`, else None."""
-    if spec.check_type != "tcp" or not spec.timeout > 0 or not 0 < spec.port < 65536:
+    """(family, sockaddr) when the ConnectProber can run `spec`, else None: a plain TCP
+    check, or a plain HTTP one whose request can be built (see http_exchange)."""
+    if spec.check_type not in ("tcp", "http") or not spec.timeout > 0 or not 0 < spec.port < 65536:
         return None
+    if spec.check_type == "http" and http_exchange(spec) is None:
+        return None  # check_http says what is wrong with it, as before
     return _numeric_address(spec.host.strip().strip("[]"), spec.port, socket.SOCK_STREAM)
+
+
+def http_exchange(spec: CheckSpec) -> tuple[bytes, tuple[tuple[int, int], ...]] | None:
+    """(request, accepted statuses) for a plain HTTP spec that check_http would send;
+    None for anything else, or a spec it would refuse before connecting."""
+    if spec.check_type != "http":
+        return None
+    try:
+        ranges = parse_status_codes(spec.http_status or "200-399")
+        request = build_request(spec, tls=False)
+        if spec.use_regex and spec.http_body:
+            compiled_regex(spec.http_body)
+    except (ValueError, re.error):
+        return None
+    return request, ranges
+
+
+class _Exchange:
+    """A pending HTTP check: connecting, then sending, then reading the response."""
+
+    __slots__ = ("key", "sock", "timeout", "started", "spec", "ranges", "request", "received", "phase")
+
+    def __init__(self, key: Hashable, sock: object, timeout: float, started: float, spec: CheckSpec,
+                 exchange: tuple[bytes, tuple[tuple[int, int], ...]]) -> None:
+        self.key, self.sock, self.timeout, self.started, self.spec = key, sock, timeout, started, spec
+        self.request, self.ranges = exchange
+        self.received = bytearray()
+        self.phase = "connecting"
 
 
 class ConnectProber:
@@ -65,12 +108,15 @@ class ConnectProber:
         return len(self._pending)
 
     def start(self, key: Hashable, spec: CheckSpec) -> None:
-        """Begin one connect; the spec must pass can_probe."""
+        """Begin one check; the spec must pass can_probe."""
         family, sockaddr = probe_address(spec)  # type: ignore[misc]
-        self.start_to(key, family, sockaddr, spec.timeout)
+        exchange = http_exchange(spec)
+        self.start_to(key, family, sockaddr, spec.timeout, (spec, exchange) if exchange else None)
 
-    def start_to(self, key: Hashable, family: int, sockaddr: tuple, timeout: float) -> None:
-        """Begin one connect to an address probe_address() gave."""
+    def start_to(self, key: Hashable, family: int, sockaddr: tuple, timeout: float,
+                 http: tuple[CheckSpec, tuple[bytes, tuple[tuple[int, int], ...]]] | None = None) -> None:
+        """Begin one connect to an address probe_address() gave; with `http` (the spec
+        and its http_exchange()), an HTTP check over it."""
         started = time.perf_counter()
         try:
             # The C type without socket.py's wrapper, non-blocking from birth: less per check.
@@ -80,13 +126,13 @@ class ConnectProber:
             return
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
         error = sock.connect_ex(sockaddr)
-        if error != errno.EINPROGRESS:
+        if error != errno.EINPROGRESS and (error or http is None):
             sock.close()
             reason = describe_error(OSError(error, os.strerror(error))) if error else _CONNECTED
             self._finish(key, started, not error, reason)
             return
         fd = sock.fileno()
-        pending = (key, sock, timeout, started)
+        pending = (key, sock, timeout, started) if http is None else _Exchange(key, sock, timeout, started, *http)
         self._pending[fd] = pending
         self._epoll.register(fd, select.EPOLLOUT)
         deadline = time.monotonic() + timeout
@@ -102,7 +148,7 @@ class ConnectProber:
         if self._timer is not None:
             self._timer.cancel()
         for pending in self._pending.values():
-            pending[1].close()
+            (pending[1] if type(pending) is tuple else pending.sock).close()
         self._pending.clear()
         self._deadlines.clear()
         self._epoll.close()
@@ -110,9 +156,13 @@ class ConnectProber:
     def _on_ready(self) -> None:
         pending_by_fd = self._pending
         for fd, events in self._epoll.poll(0):
-            pending = pending_by_fd.pop(fd, None)
+            pending = pending_by_fd.get(fd)
             if pending is None:
                 continue
+            if type(pending) is not tuple:
+                self._exchange_ready(fd, events, pending)
+                continue
+            del pending_by_fd[fd]
             key, sock, _, started = pending
             # EPOLLOUT alone: connected (a pending error would have raised EPOLLERR).
             # Otherwise SO_ERROR says why; 0 there means it connected and then the
@@ -123,6 +173,40 @@ class ConnectProber:
                 self._finish(key, started, False, describe_error(OSError(error, os.strerror(error))))
             else:
                 self._on_result(key, CheckResult(True, round((time.perf_counter() - started) * 1000.0, 3), _CONNECTED))
+
+    def _exchange_ready(self, fd: int, events: int, exchange: _Exchange) -> None:
+        """One step of an HTTP check: connected (send the request), or data to read."""
+        sock = exchange.sock
+        try:
+            if exchange.phase == "connecting":
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if events & _FAILED else 0
+                if error:
+                    self._end_exchange(fd, exchange, False, describe_error(OSError(error, os.strerror(error))))
+                    return
+                exchange.phase = "waiting for the response"
+                sock.send(exchange.request)  # a few hundred bytes into an empty buffer: all of it
+                self._epoll.modify(fd, select.EPOLLIN)
+                return
+            chunk = sock.recv(65536)
+            exchange.received += chunk
+            outcome, exchange.phase = judge_buffered(exchange.spec, exchange.ranges, bytes(exchange.received),
+                                                     not chunk)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._end_exchange(fd, exchange, False, describe_error(exc))
+            return
+        except Exception as exc:  # a bug must not stop the checker; it shows as a reason
+            log.exception("HTTP check crashed")
+            self._end_exchange(fd, exchange, False, f"check failed: {describe_error(exc)}")
+            return
+        if outcome is not None:
+            self._end_exchange(fd, exchange, *outcome)
+
+    def _end_exchange(self, fd: int, exchange: _Exchange, ok: bool, reason: str) -> None:
+        del self._pending[fd]
+        exchange.sock.close()
+        self._finish(exchange.key, exchange.started, ok, one_line(reason))
 
     def _arm(self, when: float) -> None:
         if self._timer is not None:
@@ -145,8 +229,12 @@ class ConnectProber:
                     break
                 queue.popleft()
                 del pending_by_fd[fd]
-                pending[1].close()
-                self._finish(pending[0], pending[3], False, timed_out(pending[2], "connecting"))
+                if type(pending) is tuple:
+                    pending[1].close()
+                    self._finish(pending[0], pending[3], False, timed_out(pending[2], "connecting"))
+                else:
+                    pending.sock.close()
+                    self._finish(pending.key, pending.started, False, timed_out(pending.timeout, pending.phase))
             if queue and (earliest is None or queue[0][0] < earliest):
                 earliest = queue[0][0]
         if earliest is not None:

@@ -20,7 +20,7 @@ from heapq import heappop, heappush
 from itertools import count
 from typing import Any
 
-from .connect_prober import ConnectProber, probe_address
+from .connect_prober import ConnectProber, http_exchange, probe_address
 from .runner import run_check
 from .spec import CheckResult, CheckSpec
 
@@ -69,6 +69,7 @@ class _Probe:
     interval: float
     subscribers: dict[Hashable, None]
     address: tuple[int, tuple] | None = None  # (family, sockaddr): the ConnectProber runs it
+    http: tuple[CheckSpec, Any] | None = None  # and this HTTP exchange over it (plain HTTP)
     due: float = 0.0
     token: int = 0  # a heap entry is live only while its token equals this
     in_flight: bool = False  # running, or due and waiting for a free slot
@@ -100,8 +101,9 @@ class Scheduler:
     costs O(log n) per check and nothing while idle. One run of a probe at a time: a
     check slower than its interval delays only its own next run. New probes start at a
     random point of their first interval (`spread`), so thousands of targets do not all
-    fire in the same millisecond. Plain TCP checks of IP addresses go through one shared
-    ConnectProber (`fast_tcp`); every other check runs as its own task through run_check.
+    fire in the same millisecond. Plain TCP and plain HTTP checks of IP addresses go
+    through one shared ConnectProber (`fast_tcp`); every other check runs as its own task
+    through run_check.
 
     Call add / remove / set_targets from the event loop's thread; from another thread,
     use loop.call_soon_threadsafe(scheduler.set_targets, targets). The callback may be a
@@ -156,7 +158,9 @@ class Scheduler:
         now = time.monotonic()
         if probe is None:
             address = probe_address(target.spec) if self.fast_tcp else None
-            probe = self._probes[key] = _Probe(target.spec, target.interval, {}, address)
+            exchange = http_exchange(target.spec) if address is not None else None
+            probe = self._probes[key] = _Probe(target.spec, target.interval, {}, address,
+                                               (target.spec, exchange) if exchange else None)
             offset = random.uniform(0, target.interval) if self.spread and not changed else 0.0
             self._schedule(probe, now + offset)
         elif changed and not probe.in_flight:
@@ -280,7 +284,7 @@ class Scheduler:
             if lag_ms > stats.max_start_lag_ms:
                 stats.max_start_lag_ms = lag_ms
             if probe.address is not None and prober is not None:
-                prober.start_to(probe, probe.address[0], probe.address[1], probe.spec.timeout)
+                prober.start_to(probe, probe.address[0], probe.address[1], probe.spec.timeout, probe.http)
             else:
                 self._track(self._check(probe))
 
