@@ -264,6 +264,23 @@ def test_the_fast_path_reads_a_body_that_arrives_in_pieces_and_stops_at_content_
     assert check(http(port, http_body="Exchange")).reason == "HTTP 200 but the body lacks 'Exchange'"
 
 
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # The last chunk never comes and the server goes quiet: a timeout while reading.
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nWelco\r\n", "timed out after 0.5 s reading the body"),
+        # Headers only, then silence: waiting for the rest of the response.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n", "timed out after 0.5 s waiting for the response"),
+        # A chunk-size line that is not hex ends the body; what came before is judged.
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n", "HTTP 200 but the body lacks 'Outlook'"),
+    ],
+)
+def test_the_fast_path_says_what_check_http_says_about_odd_responses(servers: ServerLoop, raw: bytes,
+                                                                       reason: str) -> None:
+    result = check(http(servers.tcp(reply_after_line(raw)), http_body="Outlook", timeout=0.5))
+    assert (result.ok, result.reason) == (False, reason)
+
+
 def test_it_checks_a_thousand_http_servers_in_one_cycle(servers: ServerLoop) -> None:
     from monitoring.checks import run_batch
     import asyncio

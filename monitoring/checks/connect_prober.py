@@ -83,7 +83,7 @@ class _Exchange:
                  exchange: tuple[bytes, tuple[tuple[int, int], ...]]) -> None:
         self.key, self.sock, self.timeout, self.started, self.spec = key, sock, timeout, started, spec
         self.request, self.ranges = exchange
-        self.received = bytearray()
+        self.received = b""
         self.phase = "connecting"
 
 
@@ -188,9 +188,8 @@ class ConnectProber:
                 self._epoll.modify(fd, select.EPOLLIN)
                 return
             chunk = sock.recv(65536)
-            exchange.received += chunk
-            outcome, exchange.phase = judge_buffered(exchange.spec, exchange.ranges, bytes(exchange.received),
-                                                     not chunk)
+            received = exchange.received = exchange.received + chunk if exchange.received else chunk
+            outcome, exchange.phase = judge_buffered(exchange.spec, exchange.ranges, received, not chunk)
         except BlockingIOError:
             return
         except OSError as exc:

@@ -30,6 +30,8 @@ HEAD_LIMIT = 64 * 1024  # asyncio.StreamReader's default limit, which readuntil 
 USER_AGENT = "lbadmin-healthcheck/1"
 _METHOD_RE = re.compile(r"^[A-Z]{1,20}$")
 _STATUS_LINE_RE = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})(?: |\r?$)")
+_CHUNKED_RE = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked")
+_CONTENT_LENGTH_RE = re.compile(rb"\r\ncontent-length:\s*(\d+)")
 
 
 @functools.lru_cache(maxsize=16)
@@ -155,10 +157,10 @@ def judge_buffered(spec: CheckSpec, ranges: tuple[tuple[int, int], ...], data: b
     phase = "reading the body"
     headers = head.lower()
     needle, use_regex = spec.http_body.encode(), spec.use_regex
-    if re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", headers) is not None:
+    if _CHUNKED_RE.search(headers) is not None:
         body, complete = _dechunk(data, end + 4, eof)
     else:
-        length_match = re.search(rb"\r\ncontent-length:\s*(\d+)", headers)
+        length_match = _CONTENT_LENGTH_RE.search(headers)
         limit = min(int(length_match.group(1)), MAX_BODY_BYTES) if length_match else MAX_BODY_BYTES
         body = data[end + 4 : end + 4 + limit]
         complete = eof or len(body) >= limit
@@ -209,8 +211,8 @@ def _dechunk(data: bytes, at: int, eof: bool) -> tuple[bytes, bool | None]:
 
 async def _body_matches(reader: asyncio.StreamReader, head: bytes, wanted: str, use_regex: bool) -> bool:
     headers = head.lower()
-    chunked = re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", headers) is not None
-    length_match = re.search(rb"\r\ncontent-length:\s*(\d+)", headers)
+    chunked = _CHUNKED_RE.search(headers) is not None
+    length_match = _CONTENT_LENGTH_RE.search(headers)
     limit = min(int(length_match.group(1)), MAX_BODY_BYTES) if length_match else MAX_BODY_BYTES
     needle = wanted.encode()
     body = bytearray()
