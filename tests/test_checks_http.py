@@ -18,7 +18,6 @@ from tests.test_checks_support import (
     HttpReply,
     SeenRequest,
     ServerLoop,
-    check,
     close_at_once,
     closed_port,
     http_server,

@@ -6,8 +6,10 @@ selector registration per connect; at thousands of checks a second those, not th
 kernel, are most of the CPU. Here every pending connect sits in one epoll set of our
 own, whose single fd the event loop watches, and the deadlines sit in one FIFO per
 timeout (connects with the same timeout expire in the order they started, so a deque
-is already sorted). Per check: four system calls (socket, setsockopt, connect,
-epoll_ctl; close removes the fd from the epoll set) and a few dict and deque operations.
+is already sorted). Per check: five system calls (socket, setsockopt, connect,
+epoll_ctl, close: closing the only reference also leaves the epoll set, and a connect
+that epoll reports as plainly writable needs no SO_ERROR read) and a few dict and deque
+operations.
 
 Results are the same as check_tcp's (same reasons, same RST close); the tests run both.
 
@@ -45,7 +47,8 @@ _CONNECTED = "connected"
 
 
 def can_probe(spec: CheckSpec) -> bool:
-    """A plain TCP check of an IP literal; others (names, bad ports) go the general way."""
+    """A plain TCP or plain HTTP check of an IP literal; others (names, TLS, bad ports)
+    go the general way, through run_check."""
     return probe_address(spec) is not None
 
 
