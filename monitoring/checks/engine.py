@@ -206,10 +206,11 @@ class Scheduler:
     async def run(self) -> None:
         """Check targets until stop(). May be called again after it returns."""
         self._stopping = False
-        self._loop = asyncio.get_running_loop()
-        self._stopped = self._loop.create_future()
+        loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
         self._prober = ConnectProber(self._probe_done)
-        self._requeue_all()
+        self._requeue_all()  # before self._loop is set, so it arms no timer: _on_timer arms the one
+        self._loop = loop
         try:
             self._on_timer()
             await self._stopped
