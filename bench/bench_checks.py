@@ -7,11 +7,16 @@
 --baseline nanny: the same TCP targets checked nanny-style, one process per real server
 (a small C program, compiled here with gcc, forks one child per target; each connects,
 closes and sleeps its interval), all children's CPU counted.
+--all: one run of everything, ending in the ratios line: TCP at --targets, the same
+system calls in a bare loop (the kernel's floor), HTTP at --http-targets, TCP at
+--many-targets (must keep up on one core), nanny, keepalived, detection latency.
 --baseline keepalived: Debian's keepalived with a TCP_CHECK per target (checker process
 only); it needs the kernel's IPVS, and says so when it cannot start.
 
-The servers run in a separate process (so their CPU is not counted); the checker runs
-the real Scheduler with spread start times, and the CPU of this process over the
+The servers run in a separate process (so their CPU is not counted) and listen on every
+address; each target is a loopback address of its own (127.1.x.y), so no two targets
+share a probe (the Scheduler runs identical checks once). The checker runs the real
+Scheduler with spread start times, and the CPU of this process over the
 measured window is divided by the wall time of that window.
 """
 
@@ -25,6 +30,8 @@ import tempfile
 import asyncio
 import multiprocessing
 import resource
+import select
+import socket
 import sys
 import time
 from pathlib import Path
@@ -38,16 +45,11 @@ PORTS = 50
 HTTP_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: close\r\n\r\nWelcome to Outlook.."
 
 
-class Accept(asyncio.Protocol):
-    """TCP: accept and drop. HTTP: answer the request, then close."""
-
-    def __init__(self, http: bool) -> None:
-        self.http = http
+class Answer(asyncio.Protocol):
+    """HTTP: answer the request, then close."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
-        if not self.http:
-            transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if b"\r\n\r\n" in data:
@@ -58,22 +60,87 @@ class Accept(asyncio.Protocol):
         pass
 
 
-def serve(http: bool, ready: multiprocessing.Queue) -> None:
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        ports = []
-        for _ in range(PORTS):
-            server = await loop.create_server(lambda: Accept(http), "127.0.0.1", 0, backlog=4096)
-            ports.append(server.sockets[0].getsockname()[1])
-        ready.put(ports)
-        await asyncio.Event().wait()
+def listeners(count: int) -> list[socket.socket]:
+    """Listening sockets on every address, so each target can be its own loopback address
+    (127.1.x.y: the kernel routes all of 127/8 to lo) and no two targets share a check."""
+    socks = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind(("0.0.0.0", 0))
+        sock.listen(4096)
+        sock.setblocking(False)
+        socks.append(sock)
+    return socks
 
-    asyncio.run(main())
+
+def serve(http: bool, ready: multiprocessing.Queue) -> None:
+    socks = listeners(PORTS)
+    ready.put([sock.getsockname()[1] for sock in socks])
+    if http:
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sock in socks:
+                await loop.create_server(Answer, sock=sock, backlog=4096)
+            await asyncio.Event().wait()
+
+        asyncio.run(main())
+        return
+    # TCP: accept and drop at once, in C (ACCEPT_C): a Python accept loop could not keep
+    # up with 10,000 connects a second on a busy 2-core machine, and the SYNs it left
+    # in full accept queues came back a second later, as if the checker were slow.
+    with tempfile.TemporaryDirectory() as work:
+        binary = compile_c(work, "accept", ACCEPT_C)
+        for sock in socks:
+            sock.set_inheritable(True)
+        os.execv(binary, [binary, *(str(sock.fileno()) for sock in socks)])
+
+
+ACCEPT_C = r"""
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* usage: accept FD...; accepts on every listening fd and closes at once */
+int main(int argc, char **argv) {
+    int ep = epoll_create1(0);
+    for (int i = 1; i < argc; i++) {
+        struct epoll_event e = {.events = EPOLLIN, .data.fd = atoi(argv[i])};
+        epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e);
+    }
+    struct epoll_event ready[64];
+    for (;;) {
+        int n = epoll_wait(ep, ready, 64, -1);
+        for (int i = 0; i < n; i++) {
+            int c;
+            while ((c = accept4(ready[i].data.fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) close(c);
+        }
+    }
+}
+"""
+
+
+def compile_c(work: str, name: str, source_text: str) -> str:
+    source, binary = os.path.join(work, f"{name}.c"), os.path.join(work, name)
+    with open(source, "w") as handle:
+        handle.write(source_text)
+    subprocess.run(["gcc", "-O2", "-o", binary, source], check=True)
+    return binary
+
+
+def target_host(i: int) -> str:
+    """A loopback address of its own for target i."""
+    return f"127.1.{i // 250 % 250}.{1 + i % 250}"
 
 
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def system_seconds() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float]:
@@ -82,8 +149,11 @@ async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float
     last_seen: dict[int, float] = {}
     cycle_lags: list[float] = []  # per result: (time since the same target's last result) - interval
     measuring = {"on": False}
+    latencies: list[float] = []
 
     def record(target_id: int, result) -> None:
+        if measuring["on"]:
+            latencies.append(result.latency_ms)
         done["ok" if result.ok else "down"] += 1
         if not result.ok:
             reasons[result.reason] = reasons.get(result.reason, 0) + 1
@@ -96,8 +166,8 @@ async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float
     def spec(i: int) -> CheckSpec:
         port = ports[i % len(ports)]
         if args.kind == "http":
-            return CheckSpec("http", host="127.0.0.1", port=port, http_path="/owa", http_body="utlook", timeout=2)
-        return CheckSpec("tcp", host="127.0.0.1", port=port, timeout=2)
+            return CheckSpec("http", host=target_host(i), port=port, http_path="/owa", http_body="utlook", timeout=2)
+        return CheckSpec("tcp", host=target_host(i), port=port, timeout=2)
 
     scheduler = Scheduler(record, fast_tcp=args.fast_tcp)
     scheduler.set_targets(Target(i, spec(i), args.interval) for i in range(args.targets))
@@ -105,12 +175,12 @@ async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float
     await asyncio.sleep(args.interval * 1.5)  # warm-up: every target has started once
 
     before = dict(done)
-    cpu0, wall0 = cpu_seconds(), time.monotonic()
+    cpu0, sys0, wall0 = cpu_seconds(), system_seconds(), time.monotonic()
     scheduler.stats.max_start_lag_ms = 0.0
     measuring["on"] = True
     await asyncio.sleep(args.seconds)
     measuring["on"] = False
-    cpu1, wall1 = cpu_seconds(), time.monotonic()
+    cpu1, sys1, wall1 = cpu_seconds(), system_seconds(), time.monotonic()
     after = dict(done)
     scheduler.stop()
     await runner
@@ -121,14 +191,51 @@ async def measure(ports: list[int], args: argparse.Namespace) -> dict[str, float
     print(f"checks completed: {checks} ({checks / wall:.0f}/s; expected {args.targets / args.interval:.0f}/s)")
     print(f"down: {after['down'] - before['down']} {dict(list(reasons.items())[:3])}")
     print(f"checker CPU: {cpu:.2f}s over {wall:.1f}s = {100 * cpu / wall:.1f}% of one core "
-          f"({1e6 * cpu / max(checks, 1):.0f} us per check)")
+          f"({1e6 * cpu / max(checks, 1):.0f} us per check, of which {1e6 * (sys1 - sys0) / max(checks, 1):.0f} us "
+          "in the kernel)")
+    latencies.sort()
+    if latencies:
+        print(f"check latency: p50 {latencies[len(latencies) // 2]:.1f} ms, "
+              f"p99 {latencies[int(len(latencies) * 0.99)]:.1f} ms, worst {latencies[-1]:.1f} ms")
     print(f"worst start lag: {scheduler.stats.max_start_lag_ms:.1f} ms")
     if cycle_lags:
         lags = sorted(cycle_lags)
         p50, p99 = lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))]
         print(f"check cycle lag (gap between one target's results minus the interval), {len(lags)} cycles: "
               f"p50 {1000 * p50:.1f} ms, p99 {1000 * p99:.1f} ms, worst {1000 * lags[-1]:.1f} ms")
-    return {"rate": checks / wall, "cpu": cpu / wall, "per_check": cpu / max(checks, 1)}
+    worst = 1000 * max(cycle_lags) if cycle_lags else float("nan")
+    return {"rate": checks / wall, "cpu": cpu / wall, "per_check": cpu / max(checks, 1), "worst_lag_ms": worst,
+            "wanted": args.targets / args.interval}
+
+
+def syscall_floor(ports: list[int], args: argparse.Namespace) -> dict[str, float]:
+    """What the kernel alone charges: the ConnectProber's system calls per check (socket,
+    SO_LINGER, connect, epoll_ctl, close, a shared epoll_wait) in a bare loop at the same
+    rate, no scheduler and no results. lbadmin's per-check CPU minus this is its own."""
+    import _socket
+    import struct
+
+    linger = struct.pack("ii", 1, 0)
+    addresses = [(target_host(i), ports[i % len(ports)]) for i in range(args.targets)]
+    rate = args.targets / args.interval
+    poller, pending, started = select.epoll(), {}, 0
+    cpu0, sys0, wall0 = cpu_seconds(), system_seconds(), time.monotonic()
+    while (elapsed := time.monotonic() - wall0) < args.seconds:
+        while started < rate * elapsed:
+            sock = _socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            sock.connect_ex(addresses[started % len(addresses)])
+            pending[sock.fileno()] = sock
+            poller.register(sock.fileno(), select.EPOLLOUT)
+            started += 1
+        for fd, _ in poller.poll(0.002):
+            pending.pop(fd).close()
+    for sock in pending.values():
+        sock.close()
+    cpu, system = cpu_seconds() - cpu0, system_seconds() - sys0
+    print(f"floor (the same system calls in a bare loop, {started / args.seconds:.0f}/s): "
+          f"{1e6 * cpu / max(started, 1):.0f} us per check, of which {1e6 * system / max(started, 1):.0f} us in the kernel")
+    return {"per_check": cpu / max(started, 1)}
 
 
 NANNY_C = r"""
@@ -157,7 +264,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         if (fork() == 0) {
             struct sockaddr_in a = {0}; a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[4 + i % nports]));
-            inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+            char host[32]; snprintf(host, sizeof host, "127.1.%d.%d", i / 250 % 250, 1 + i % 250);  /* target_host() */
+            inet_pton(AF_INET, host, &a.sin_addr);
             usleep((useconds_t)(interval * 1e6 * i / n));  /* spread, as the Scheduler does */
             while (now() < end) {
                 double start = now();
@@ -184,10 +292,7 @@ int main(int argc, char **argv) {
 
 def nanny_baseline(ports: list[int], args: argparse.Namespace) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as work:
-        source, binary = os.path.join(work, "nanny.c"), os.path.join(work, "nanny")
-        with open(source, "w") as handle:
-            handle.write(NANNY_C)
-        subprocess.run(["gcc", "-O2", "-o", binary, source], check=True)
+        binary = compile_c(work, "nanny", NANNY_C)
         started = time.monotonic()
         done = subprocess.run([binary, str(args.targets), str(args.interval), str(args.seconds), *map(str, ports)],
                               capture_output=True, text=True, check=True)
@@ -282,7 +387,7 @@ def detection_latency(ports: list[int], args: argparse.Namespace) -> None:
     victim.listen(1024)  # the kernel completes connects from the backlog; no accept needed
     RealServer.objects.bulk_create(
         [RealServer(virtual_server=vs, name=f"rs{i}", address=f"10.254.{i // 250}.{1 + i % 250}", weight=1,
-                    admin_state="enabled", check_address="127.0.0.1", check_port=ports[i % len(ports)])
+                    admin_state="enabled", check_address=target_host(i), check_port=ports[i % len(ports)])
          for i in range(args.targets)]
         + [RealServer(virtual_server=vs, name="victim", address="10.253.0.1", weight=1, admin_state="enabled",
                       check_address="127.0.0.1", check_port=victim.getsockname()[1])])
@@ -325,21 +430,44 @@ def main() -> None:
                         help="measure detection latency with the real checker instead (needs redis-server)")
     parser.add_argument("--baseline", choices=("nanny", "keepalived"),
                         help="measure a baseline on the same targets instead of lbadmin's checker")
+    parser.add_argument("--http-targets", type=int, default=1000, help="for --all: the HTTP run's targets")
+    parser.add_argument("--many-targets", type=int, default=20000,
+                        help="for --all: the TCP run that must keep up on one core")
     args = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    ready: multiprocessing.Queue = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(args.kind == "http", ready), daemon=True)
-    server.start()
+    servers: dict[bool, multiprocessing.Process] = {}
+
+    def ports_of(http: bool) -> list[int]:
+        ready: multiprocessing.Queue = multiprocessing.Queue()
+        servers[http] = multiprocessing.Process(target=serve, args=(http, ready), daemon=True)
+        servers[http].start()
+        return ready.get(timeout=10)
+
+    def run(**changes: object) -> argparse.Namespace:
+        return argparse.Namespace(**{**vars(args), **changes})
+
     try:
-        ports = ready.get(timeout=10)
+        ports = ports_of(args.kind == "http")
         if args.all:
-            ours = asyncio.run(measure(ports, args))
+            ours = asyncio.run(measure(ports, run(kind="tcp")))
+            floor = syscall_floor(ports, args)
+            web = asyncio.run(measure(ports_of(True), run(kind="http", targets=args.http_targets)))
+            many = asyncio.run(measure(ports, run(kind="tcp", targets=args.many_targets)))
             nanny = nanny_baseline(ports, args)
             keepalived_baseline(ports, args)
             # Fewer targets for detection: bringing 5,000 new servers from unknown to up
             # writes 5,000 transitions first, which takes longer than the measurement.
-            detection_latency(ports, argparse.Namespace(**{**vars(args), "targets": min(args.targets, 1000)}))
+            detection_latency(ports, run(targets=min(args.targets, 1000)))
+            print(f"HTTP/TCP CPU per check: {1e6 * web['per_check']:.0f} us / {1e6 * ours['per_check']:.0f} us = "
+                  f"{web['per_check'] / ours['per_check']:.2f}x (goal <= 2x); the kernel's share of TCP (floor): "
+                  f"{1e6 * floor['per_check']:.0f} us, lbadmin's own {1e6 * (ours['per_check'] - floor['per_check']):.0f} us")
+            print(f"{args.many_targets:,} TCP every {args.interval:g} s on one core: {many['rate']:.0f}/s of "
+                  f"{many['wanted']:.0f}/s wanted, worst cycle lag {many['worst_lag_ms']:.0f} ms "
+                  f"({'kept up' if many['rate'] >= 0.98 * many['wanted'] else 'FELL BEHIND'}); it used "
+                  f"{100 * many['cpu']:.0f}% of one core, and at {1e6 * many['per_check']:.0f} us per check it needs "
+                  f"{100 * many['per_check'] * many['wanted']:.0f}% (load average now {os.getloadavg()[0]:.1f} "
+                  f"on {os.cpu_count()} cores)")
             print(f"ratios lbadmin/nanny: checks per second {ours['rate'] / nanny['rate']:.2f}x, "
                   f"CPU share {ours['cpu'] / nanny['cpu']:.2f}x, CPU per check {ours['per_check'] / nanny['per_check']:.2f}x; "
                   "keepalived: no ratio (see its lines above and bench/README.md)")
@@ -352,8 +480,8 @@ def main() -> None:
         else:
             asyncio.run(measure(ports, args))
     finally:
-        server.terminate()
-
+        for server in servers.values():
+            server.terminate()
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """Real servers for the health tests: plain sockets on 127.0.0.1 in a background thread.
 
     with listener() as port: ...            # accepts TCP connections (the kernel does)
+    with listener(hits) as port: ...        # and appends 1 to the list `hits` per connection
     with stalling_server() as port: ...     # accepts and never answers
     with http_server(status=500) as port: ...
     closed_port()                           # nobody listens: connection refused
@@ -48,10 +49,16 @@ def _accepting(on_accept: Callable[[socket.socket], None], backlog: int = 1024) 
 
 
 @contextmanager
-def listener() -> Iterator[int]:
+def listener(hits: list | None = None) -> Iterator[int]:
     """A listening socket; connections are accepted and closed at once, so the
-    backlog never fills during long tests."""
-    with _accepting(lambda conn: conn.close()) as port:
+    backlog never fills during long tests. `hits` counts them, when given."""
+
+    def accept(conn: socket.socket) -> None:
+        conn.close()
+        if hits is not None:
+            hits.append(1)
+
+    with _accepting(accept) as port:
         yield port
 
 
@@ -68,8 +75,10 @@ def stalling_server() -> Iterator[int]:
 
 
 @contextmanager
-def http_server(status: int = 200, body: bytes = b"Welcome to Outlook Web App") -> Iterator[int]:
-    """Answers every request with `status` and `body`, then closes."""
+def http_server(status: int = 200, body: bytes = b"Welcome to Outlook Web App",
+                hits: list | None = None) -> Iterator[int]:
+    """Answers every request with `status` and `body`, then closes; `hits` gets each
+    request's first line, when given."""
     reply = (f"HTTP/1.1 {status} X\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
 
     def answer(conn: socket.socket) -> None:
@@ -81,6 +90,8 @@ def http_server(status: int = 200, body: bytes = b"Welcome to Outlook Web App") 
                 if not chunk:
                     break
                 data += chunk
+            if hits is not None:
+                hits.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
             conn.sendall(reply)
         except OSError:
             pass

@@ -27,6 +27,11 @@ def tcp(port: int, timeout: float = 2.0) -> CheckSpec:
     return CheckSpec("tcp", host="127.0.0.1", port=port, timeout=timeout)
 
 
+def distinct_tcp(port: int, i: int) -> CheckSpec:
+    """Many targets that do not share one probe (identical checks would): each its own timeout."""
+    return tcp(port, timeout=2.0 + i / 1000)
+
+
 def stalled(port: int, timeout: float) -> CheckSpec:
     return CheckSpec("send_expect", host="127.0.0.1", port=port, expect="never", timeout=timeout)
 
@@ -112,7 +117,7 @@ def test_a_hung_target_does_not_delay_the_others_in_the_scheduler(servers: Serve
         )
         scheduler.set_targets(
             [Target("hung", stalled(hung_port, 1.0), 0.2)]
-            + [Target(f"fast{i}", tcp(fast_port), 0.2) for i in range(50)]
+            + [Target(f"fast{i}", distinct_tcp(fast_port, i), 0.2) for i in range(50)]
         )
         await run_scheduler_for(scheduler, 1.5)
 
@@ -197,7 +202,7 @@ def test_the_scheduler_spreads_new_targets_over_their_first_interval(servers: Se
     async def scenario() -> None:
         started = time.monotonic()
         scheduler = Scheduler(lambda target_id, result: first.setdefault(target_id, time.monotonic() - started))
-        scheduler.set_targets([Target(i, tcp(port), 1.0) for i in range(200)])
+        scheduler.set_targets([Target(i, distinct_tcp(port, i), 1.0) for i in range(200)])
         await run_scheduler_for(scheduler, 1.1)
 
     asyncio.run(scenario())
@@ -264,7 +269,7 @@ def test_a_silent_server_does_not_delay_fast_tcp_checks_in_the_scheduler(
         scheduler = Scheduler(lambda target_id, r: arrivals[target_id].append(time.monotonic() - started), spread=False)
         scheduler.set_targets(
             [Target("silent", tcp(unresponsive_port, timeout=1.0), 0.1)]
-            + [Target(f"up{i}", tcp(up), 0.1) for i in range(20)]
+            + [Target(f"up{i}", distinct_tcp(up, i), 0.1) for i in range(20)]
         )
         await run_scheduler_for(scheduler, 0.75)
 

@@ -7,14 +7,17 @@ import time
 
 import pytest
 
-from monitoring.checks import CheckSpec
+import asyncio
+
+from monitoring.checks import CheckResult, CheckSpec
+from monitoring.checks.connect_prober import ConnectProber, can_probe
+from tests import test_checks_support
 from tests.test_checks_support import (
     OWA_PAGE,
     Certificate,
     HttpReply,
     SeenRequest,
     ServerLoop,
-    check,
     close_at_once,
     closed_port,
     http_server,
@@ -25,6 +28,33 @@ from tests.test_checks_support import (
     servers_session,  # noqa: F401  (fixture)
     stall,
 )
+
+# Either may win the race between the server's close and the client's read.
+RACING_REASONS = {"connection closed waiting for the response", "connection reset"}
+
+
+def check(spec: CheckSpec) -> CheckResult:
+    """run_check's result; a plain HTTP check of an IP address is also run through the
+    Scheduler's fast path (the ConnectProber's HTTP exchange), which must say the same."""
+    general = test_checks_support.check(spec)
+    if can_probe(spec):
+        probed = probe(spec)
+        assert probed.ok == general.ok, (probed, general)
+        assert probed.reason == general.reason or {probed.reason, general.reason} <= RACING_REASONS, (probed, general)
+    return general
+
+
+def probe(spec: CheckSpec) -> CheckResult:
+    async def once() -> CheckResult:
+        done: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
+        prober = ConnectProber(lambda key, result: done.set_result(result))
+        prober.start("it", spec)
+        try:
+            return await asyncio.wait_for(done, spec.timeout + 2)
+        finally:
+            prober.close()
+
+    return asyncio.run(once())
 
 
 def serve(servers: ServerLoop, reply: HttpReply, seen: list[SeenRequest] | None = None, host: str = "127.0.0.1") -> int:
@@ -216,6 +246,38 @@ def test_the_seed_owa_check_is_down_when_the_app_pool_is_broken(servers: ServerL
     assert (result.ok, result.reason) == (False, "HTTP 503")
     # ...while a plain TCP connect, the article's first check, still says up.
     assert check(CheckSpec("tcp", host="127.0.0.1", port=port, timeout=2)).ok
+
+
+def test_only_plain_http_checks_of_ip_addresses_take_the_fast_path() -> None:
+    assert can_probe(http(80))
+    assert can_probe(http(80, host="::1"))
+    assert not can_probe(http(80, host="localhost"))
+    assert not can_probe(CheckSpec("https", host="127.0.0.1", port=443))
+    assert not can_probe(http(80, http_status="200-abc"))  # check_http says what is wrong
+    assert not can_probe(http(80, http_body="(", use_regex=True))
+
+
+def test_the_fast_path_reads_a_body_that_arrives_in_pieces_and_stops_at_content_length(servers: ServerLoop) -> None:
+    port = serve(servers, HttpReply(200, b"x" * 200_000 + b"Outlook"))
+    assert check(http(port, http_body="Outlook")).reason == "HTTP 200, body matched"
+    assert check(http(port, http_body="Exchange")).reason == "HTTP 200 but the body lacks 'Exchange'"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # The last chunk never comes and the server goes quiet: a timeout while reading.
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nWelco\r\n", "timed out after 0.5 s reading the body"),
+        # Headers only, then silence: waiting for the rest of the response.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n", "timed out after 0.5 s waiting for the response"),
+        # A chunk-size line that is not hex ends the body; what came before is judged.
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n", "HTTP 200 but the body lacks 'Outlook'"),
+    ],
+)
+def test_the_fast_path_says_what_check_http_says_about_odd_responses(servers: ServerLoop, raw: bytes,
+                                                                       reason: str) -> None:
+    result = check(http(servers.tcp(reply_after_line(raw)), http_body="Outlook", timeout=0.5))
+    assert (result.ok, result.reason) == (False, reason)
 
 
 def test_it_checks_a_thousand_http_servers_in_one_cycle(servers: ServerLoop) -> None:

@@ -6,8 +6,9 @@
 
 Modules: spec (CheckSpec, CheckResult), runner (run_check), one module per check type
 (tcp_check, udp_check, http_check, program_check, dns_check, icmp_check), net (sockets),
-matching and reasons (helpers), engine (run_batch, Scheduler) with connect_prober (the
-Scheduler's fast path for plain TCP checks), state (rise/fall, slow start), cli (probe_main).
+matching and reasons (helpers), engine (run_batch, Scheduler: identical checks share one
+probe) with connect_prober (the Scheduler's fast path for plain TCP and plain HTTP
+checks), state (rise/fall, slow start), cli (probe_main).
 """
 
 from .engine import Scheduler, SchedulerStats, Target, run_batch

@@ -1,49 +1,93 @@
-"""Many TCP connect checks at once, for the Scheduler's most common case.
+"""Many TCP connect checks (and plain HTTP checks) at once, for the Scheduler's most
+common cases.
 
 A plain TCP check through run_check costs an asyncio Task, a Future, a timer and a
 selector registration per connect; at thousands of checks a second those, not the
 kernel, are most of the CPU. Here every pending connect sits in one epoll set of our
-own, whose single fd the event loop watches, and the deadlines sit in one heap: per
-check, a socket, an epoll registration and a few dict and heap operations.
+own, whose single fd the event loop watches, and the deadlines sit in one FIFO per
+timeout (connects with the same timeout expire in the order they started, so a deque
+is already sorted). Per check: five system calls (socket, setsockopt, connect,
+epoll_ctl, close: closing the only reference also leaves the epoll set, and a connect
+that epoll reports as plainly writable needs no SO_ERROR read) and a few dict and deque
+operations.
 
 Results are the same as check_tcp's (same reasons, same RST close); the tests run both.
+
+A plain HTTP check of an IP literal (no TLS) is the same connect followed by one
+request and a read, on the same epoll set (an exchange): the response is judged by
+http_check.judge_buffered, with check_http's reasons; tests/test_checks_http.py runs
+each of its cases both ways.
 """
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
-import heapq
-import itertools
+import logging
 import os
+import re
 import select
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 
+from .http_check import build_request, judge_buffered
+from .matching import compiled_regex, parse_status_codes
 from .net import _LINGER_ABORT, _numeric_address
-from .reasons import describe_error, timed_out
+from .reasons import describe_error, one_line, timed_out
 from .spec import CheckResult, CheckSpec
+
+log = logging.getLogger(__name__)
+
+_NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+_FAILED = select.EPOLLERR | select.EPOLLHUP
+_CONNECTED = "connected"
 
 
 def can_probe(spec: CheckSpec) -> bool:
-    """A plain TCP check of an IP literal; others (names, bad ports) go the general way."""
-    return (
-        spec.check_type == "tcp"
-        and spec.timeout > 0
-        and 0 < spec.port < 65536
-        and _numeric_address(spec.host.strip().strip("[]"), spec.port, socket.SOCK_STREAM) is not None
-    )
+    """A plain TCP or plain HTTP check of an IP literal; others (names, TLS, bad ports)
+    go the general way, through run_check."""
+    return probe_address(spec) is not None
 
 
-@dataclass(eq=False, slots=True)
-class _Pending:
-    key: Hashable
-    sock: socket.socket
-    timeout: float
-    started: float  # perf_counter, for the latency
-    deadline: float  # event-loop time
+def probe_address(spec: CheckSpec) -> tuple[int, tuple] | None:
+    """(family, sockaddr) when the ConnectProber can run `spec`, else None: a plain TCP
+    check, or a plain HTTP one whose request can be built (see http_exchange)."""
+    if spec.check_type not in ("tcp", "http") or not spec.timeout > 0 or not 0 < spec.port < 65536:
+        return None
+    if spec.check_type == "http" and http_exchange(spec) is None:
+        return None  # check_http says what is wrong with it, as before
+    return _numeric_address(spec.host.strip().strip("[]"), spec.port, socket.SOCK_STREAM)
+
+
+def http_exchange(spec: CheckSpec) -> tuple[bytes, tuple[tuple[int, int], ...]] | None:
+    """(request, accepted statuses) for a plain HTTP spec that check_http would send;
+    None for anything else, or a spec it would refuse before connecting."""
+    if spec.check_type != "http":
+        return None
+    try:
+        ranges = parse_status_codes(spec.http_status or "200-399")
+        request = build_request(spec, tls=False)
+        if spec.use_regex and spec.http_body:
+            compiled_regex(spec.http_body)
+    except (ValueError, re.error):
+        return None
+    return request, ranges
+
+
+class _Exchange:
+    """A pending HTTP check: connecting, then sending, then reading the response."""
+
+    __slots__ = ("key", "sock", "timeout", "started", "spec", "ranges", "request", "received", "phase")
+
+    def __init__(self, key: Hashable, sock: object, timeout: float, started: float, spec: CheckSpec,
+                 exchange: tuple[bytes, tuple[tuple[int, int], ...]]) -> None:
+        self.key, self.sock, self.timeout, self.started, self.spec = key, sock, timeout, started, spec
+        self.request, self.ranges = exchange
+        self.received = b""
+        self.phase = "connecting"
 
 
 class ConnectProber:
@@ -55,83 +99,148 @@ class ConnectProber:
         self._on_result = on_result
         self._loop = asyncio.get_running_loop()
         self._epoll = select.epoll()
-        self._pending: dict[int, _Pending] = {}  # by fd
-        self._deadlines: list[tuple[float, int, int, _Pending]] = []
-        self._sequence = itertools.count()
+        # by fd: (key, socket, timeout, perf_counter at start)
+        self._pending: dict[int, tuple[Hashable, object, float, float]] = {}
+        # by timeout: (deadline in time.monotonic, fd, the pending entry), oldest first
+        self._deadlines: dict[float, deque[tuple[float, int, tuple]]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._loop.add_reader(self._epoll.fileno(), self._on_ready)
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def start(self, key: Hashable, spec: CheckSpec) -> None:
-        """Begin one connect; the spec must pass can_probe."""
+        """Begin one check; the spec must pass can_probe."""
+        family, sockaddr = probe_address(spec)  # type: ignore[misc]
+        exchange = http_exchange(spec)
+        self.start_to(key, family, sockaddr, spec.timeout, (spec, exchange) if exchange else None)
+
+    def start_to(self, key: Hashable, family: int, sockaddr: tuple, timeout: float,
+                 http: tuple[CheckSpec, tuple[bytes, tuple[tuple[int, int], ...]]] | None = None) -> None:
+        """Begin one connect to an address probe_address() gave; with `http` (the spec
+        and its http_exchange()), an HTTP check over it."""
         started = time.perf_counter()
-        family, sockaddr = _numeric_address(spec.host.strip().strip("[]"), spec.port, socket.SOCK_STREAM)
         try:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # The C type without socket.py's wrapper, non-blocking from birth: less per check.
+            sock = _socket.socket(family, _NONBLOCKING_STREAM)
         except OSError as exc:  # out of file descriptors, say
             self._finish(key, started, False, describe_error(exc))
             return
-        sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
         error = sock.connect_ex(sockaddr)
-        if error != errno.EINPROGRESS:
+        if error != errno.EINPROGRESS and (error or http is None):
             sock.close()
-            reason = describe_error(OSError(error, os.strerror(error))) if error else "connected"
+            reason = describe_error(OSError(error, os.strerror(error))) if error else _CONNECTED
             self._finish(key, started, not error, reason)
             return
         fd = sock.fileno()
-        pending = _Pending(key, sock, spec.timeout, started, self._loop.time() + spec.timeout)
+        pending = (key, sock, timeout, started) if http is None else _Exchange(key, sock, timeout, started, *http)
         self._pending[fd] = pending
         self._epoll.register(fd, select.EPOLLOUT)
-        heapq.heappush(self._deadlines, (pending.deadline, next(self._sequence), fd, pending))
-        if self._timer is None or pending.deadline < self._timer.when():
-            self._arm(pending.deadline)
+        deadline = time.monotonic() + timeout
+        queue = self._deadlines.get(timeout)
+        if queue is None:
+            queue = self._deadlines[timeout] = deque()
+        queue.append((deadline, fd, pending))
+        if self._timer is None or deadline < self._timer_at:
+            self._arm(deadline)
 
     def close(self) -> None:
         self._loop.remove_reader(self._epoll.fileno())
         if self._timer is not None:
             self._timer.cancel()
         for pending in self._pending.values():
-            pending.sock.close()
+            (pending[1] if type(pending) is tuple else pending.sock).close()
         self._pending.clear()
         self._deadlines.clear()
         self._epoll.close()
 
     def _on_ready(self) -> None:
-        for fd, _ in self._epoll.poll(0):
-            pending = self._pending.pop(fd, None)
+        pending_by_fd = self._pending
+        for fd, events in self._epoll.poll(0):
+            pending = pending_by_fd.get(fd)
             if pending is None:
                 continue
-            self._epoll.unregister(fd)
-            error = pending.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            pending.sock.close()
-            reason = describe_error(OSError(error, os.strerror(error))) if error else "connected"
-            self._finish(pending.key, pending.started, not error, reason)
+            if type(pending) is not tuple:
+                self._exchange_ready(fd, events, pending)
+                continue
+            del pending_by_fd[fd]
+            key, sock, _, started = pending
+            # EPOLLOUT alone: connected (a pending error would have raised EPOLLERR).
+            # Otherwise SO_ERROR says why; 0 there means it connected and then the
+            # server closed, which is still a successful connect.
+            error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if events & _FAILED else 0
+            sock.close()  # also leaves the epoll set: this was the fd's only reference
+            if error:
+                self._finish(key, started, False, describe_error(OSError(error, os.strerror(error))))
+            else:
+                self._on_result(key, CheckResult(True, round((time.perf_counter() - started) * 1000.0, 3), _CONNECTED))
+
+    def _exchange_ready(self, fd: int, events: int, exchange: _Exchange) -> None:
+        """One step of an HTTP check: connected (send the request), or data to read."""
+        sock = exchange.sock
+        try:
+            if exchange.phase == "connecting":
+                error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) if events & _FAILED else 0
+                if error:
+                    self._end_exchange(fd, exchange, False, describe_error(OSError(error, os.strerror(error))))
+                    return
+                exchange.phase = "waiting for the response"
+                sock.send(exchange.request)  # a few hundred bytes into an empty buffer: all of it
+                self._epoll.modify(fd, select.EPOLLIN)
+                return
+            chunk = sock.recv(65536)
+            received = exchange.received = exchange.received + chunk if exchange.received else chunk
+            outcome, exchange.phase = judge_buffered(exchange.spec, exchange.ranges, received, not chunk)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._end_exchange(fd, exchange, False, describe_error(exc))
+            return
+        except Exception as exc:  # a bug must not stop the checker; it shows as a reason
+            log.exception("HTTP check crashed")
+            self._end_exchange(fd, exchange, False, f"check failed: {describe_error(exc)}")
+            return
+        if outcome is not None:
+            self._end_exchange(fd, exchange, *outcome)
+
+    def _end_exchange(self, fd: int, exchange: _Exchange, ok: bool, reason: str) -> None:
+        del self._pending[fd]
+        exchange.sock.close()
+        self._finish(exchange.key, exchange.started, ok, one_line(reason))
 
     def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._expire)
+        self._timer_at = when
+        self._timer = self._loop.call_later(max(0.0, when - time.monotonic()), self._expire)
 
     def _expire(self) -> None:
         self._timer = None
-        now = self._loop.time()
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, _, fd, pending = heapq.heappop(deadlines)
-            if self._pending.get(fd) is not pending:
-                continue  # finished already (and the fd maybe reused since)
-            del self._pending[fd]
-            self._epoll.unregister(fd)
-            pending.sock.close()
-            self._finish(pending.key, pending.started, False, timed_out(pending.timeout, "connecting"))
-        # Drop finished entries from the top so the timer sleeps until a live deadline.
-        while deadlines and self._pending.get(deadlines[0][2]) is not deadlines[0][3]:
-            heapq.heappop(deadlines)
-        if deadlines:
-            self._arm(deadlines[0][0])
+        now = time.monotonic()
+        pending_by_fd = self._pending
+        earliest = None
+        for queue in self._deadlines.values():
+            while queue:
+                deadline, fd, pending = queue[0]
+                if pending_by_fd.get(fd) is not pending:
+                    queue.popleft()  # finished already (and the fd maybe reused since)
+                    continue
+                if deadline > now:
+                    break
+                queue.popleft()
+                del pending_by_fd[fd]
+                if type(pending) is tuple:
+                    pending[1].close()
+                    self._finish(pending[0], pending[3], False, timed_out(pending[2], "connecting"))
+                else:
+                    pending.sock.close()
+                    self._finish(pending.key, pending.started, False, timed_out(pending.timeout, pending.phase))
+            if queue and (earliest is None or queue[0][0] < earliest):
+                earliest = queue[0][0]
+        if earliest is not None:
+            self._arm(earliest)
 
     def _finish(self, key: Hashable, started: float, ok: bool, reason: str) -> None:
         latency_ms = round((time.perf_counter() - started) * 1000.0, 3)

@@ -20,7 +20,7 @@ from heapq import heappop, heappush
 from itertools import count
 from typing import Any
 
-from .connect_prober import ConnectProber, can_probe
+from .connect_prober import ConnectProber, http_exchange, probe_address
 from .runner import run_check
 from .spec import CheckResult, CheckSpec
 
@@ -59,20 +59,27 @@ class Target:
     interval: float  # seconds from one check's scheduled start to the next
 
 
-@dataclass(eq=False)
-class _Slot:
-    target: Target
-    probe: bool = False  # a plain TCP check of an IP: goes through the ConnectProber
+@dataclass(eq=False, slots=True)
+class _Probe:
+    """One check run every `interval` for every target that asks for exactly it (same
+    spec, same interval): its result goes to each of them (`subscribers`, in the order
+    they joined)."""
+
+    spec: CheckSpec
+    interval: float
+    subscribers: dict[Hashable, None]
+    address: tuple[int, tuple] | None = None  # (family, sockaddr): the ConnectProber runs it
+    http: tuple[CheckSpec, Any] | None = None  # and this HTTP exchange over it (plain HTTP)
     due: float = 0.0
     token: int = 0  # a heap entry is live only while its token equals this
     in_flight: bool = False  # running, or due and waiting for a free slot
-    changed_in_flight: bool = False
     removed: bool = False
 
 
 @dataclass
 class SchedulerStats:
     targets: int = 0
+    probes: int = 0  # checks actually run per round: targets with identical checks share one
     in_flight: int = 0
     started: int = 0
     completed: int = 0
@@ -86,12 +93,17 @@ class SchedulerStats:
 class Scheduler:
     """Checks each target every `interval` seconds and hands each result to `callback`.
 
-    The due times live in a heap, so a cycle costs O(log n) per check and nothing while
-    idle. One check per target at a time: a check slower than its interval delays only
-    its own next run. New targets start at a random point of their first interval
-    (`spread`), so thousands of targets do not all fire in the same millisecond.
-    Plain TCP checks of IP addresses go through one shared ConnectProber (`fast_tcp`);
-    every other check runs as its own task through run_check.
+    Targets asking for the same check (equal spec and interval: the same real server
+    checked the same way by several services) share one probe, run once per interval,
+    and each of them gets its result (keepalived runs one per service).
+
+    The due times live in a heap and one timer sleeps until the earliest, so a cycle
+    costs O(log n) per check and nothing while idle. One run of a probe at a time: a
+    check slower than its interval delays only its own next run. New probes start at a
+    random point of their first interval (`spread`), so thousands of targets do not all
+    fire in the same millisecond. Plain TCP and plain HTTP checks of IP addresses go
+    through one shared ConnectProber (`fast_tcp`); every other check runs as its own task
+    through run_check.
 
     Call add / remove / set_targets from the event loop's thread; from another thread,
     use loop.call_soon_threadsafe(scheduler.set_targets, targets). The callback may be a
@@ -105,13 +117,17 @@ class Scheduler:
     stats: SchedulerStats = field(default_factory=SchedulerStats)
 
     def __post_init__(self) -> None:
-        self._slots: dict[Hashable, _Slot] = {}
-        self._heap: list[tuple[float, int, int, _Slot]] = []
+        self._targets: dict[Hashable, Target] = {}
+        self._probes: dict[tuple[CheckSpec, float], _Probe] = {}
+        self._heap: list[tuple[float, int, int, _Probe]] = []
         self._sequence = count()
-        self._ready: deque[_Slot] = deque()  # due, waiting for a free slot
-        self._wake = asyncio.Event()
+        self._ready: deque[_Probe] = deque()  # due, waiting for a free slot
         self._tasks: set[asyncio.Task[None]] = set()
         self._prober: ConnectProber | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._start_soon = False
         self._stopping = False
 
@@ -122,7 +138,7 @@ class Scheduler:
         removed, changed ones (spec or interval) re-checked soon; unchanged ones keep
         their rhythm, so the worker can call this every time it reads the database."""
         wanted = {target.id: target for target in targets}
-        for target_id in [known for known in self._slots if known not in wanted]:
+        for target_id in [known for known in self._targets if known not in wanted]:
             self.remove(target_id)
         for target in wanted.values():
             self.add(target)
@@ -130,62 +146,81 @@ class Scheduler:
     def add(self, target: Target) -> None:
         if not target.interval > 0:
             raise ValueError(f"interval must be above 0 s, not {target.interval!r}")
-        slot = self._slots.get(target.id)
+        known = self._targets.get(target.id)
+        if known == target:
+            return
+        changed = known is not None
+        if changed:
+            self._unsubscribe(known)
+        self._targets[target.id] = target
+        key = (target.spec, target.interval)
+        probe = self._probes.get(key)
         now = time.monotonic()
-        if slot is None:
-            slot = self._slots[target.id] = _Slot(target, probe=self._probes(target))
-            offset = random.uniform(0, target.interval) if self.spread else 0.0
-            self._schedule(slot, now + offset)
-        elif slot.target != target:
-            slot.target = target
-            slot.probe = self._probes(target)
-            if slot.in_flight:
-                slot.changed_in_flight = True
-            else:
-                self._schedule(slot, now)
-        self.stats.targets = len(self._slots)
+        if probe is None:
+            address = probe_address(target.spec) if self.fast_tcp else None
+            exchange = http_exchange(target.spec) if address is not None else None
+            probe = self._probes[key] = _Probe(target.spec, target.interval, {}, address,
+                                               (target.spec, exchange) if exchange else None)
+            offset = random.uniform(0, target.interval) if self.spread and not changed else 0.0
+            self._schedule(probe, now + offset)
+        elif changed and not probe.in_flight:
+            # A changed target is checked soon, as before sharing: the shared probe runs
+            # early once (a run in flight already checks exactly what it now asks for).
+            self._schedule(probe, now)
+        probe.subscribers[target.id] = None
+        self._count()
 
     def remove(self, target_id: Hashable) -> None:
-        slot = self._slots.pop(target_id, None)
-        if slot is not None:
-            slot.removed = True
-            slot.token += 1
-        self.stats.targets = len(self._slots)
+        target = self._targets.pop(target_id, None)
+        if target is not None:
+            self._unsubscribe(target)
+        self._count()
+
+    def _unsubscribe(self, target: Target) -> None:
+        key = (target.spec, target.interval)
+        probe = self._probes[key]
+        del probe.subscribers[target.id]
+        if not probe.subscribers:
+            del self._probes[key]
+            probe.removed = True
+            probe.token += 1
+
+    def _count(self) -> None:
+        self.stats.targets = len(self._targets)
+        self.stats.probes = len(self._probes)
 
     def __contains__(self, target_id: Hashable) -> bool:
-        return target_id in self._slots
+        return target_id in self._targets
 
     def __len__(self) -> int:
-        return len(self._slots)
-
-    def _probes(self, target: Target) -> bool:
-        return self.fast_tcp and can_probe(target.spec)
+        return len(self._targets)
 
     # --- running -------------------------------------------------------------------
 
     def stop(self) -> None:
         """Ask run() to return; checks still in flight are abandoned (no results)."""
         self._stopping = True
-        self._wake.set()
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
 
     async def run(self) -> None:
         """Check targets until stop(). May be called again after it returns."""
         self._stopping = False
-        self._requeue_all()
+        loop = asyncio.get_running_loop()
+        self._stopped = loop.create_future()
         self._prober = ConnectProber(self._probe_done)
+        self._requeue_all()  # before self._loop is set, so it arms no timer: _on_timer arms the one
+        self._loop = loop
         try:
-            while not self._stopping:
-                self._start_due(time.monotonic())
-                self._wake.clear()
-                next_due = self._heap[0][0] if self._heap else None
-                try:
-                    async with asyncio.timeout_at(next_due):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+            self._on_timer()
+            await self._stopped
         finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             self._prober.close()
             self._prober = None
+            self._loop = None
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
@@ -193,102 +228,113 @@ class Scheduler:
             self.stats.in_flight = 0
 
     def _requeue_all(self) -> None:
-        """Rebuild the queue from the targets, so checks abandoned by an earlier stop()
+        """Rebuild the queue from the probes, so checks abandoned by an earlier stop()
         run again (each at its last due time, which has passed: at once)."""
         self._heap.clear()
         self._ready.clear()
-        for slot in self._slots.values():
-            slot.in_flight = slot.changed_in_flight = False
-            self._schedule(slot, slot.due)
+        for probe in self._probes.values():
+            probe.in_flight = False
+            self._schedule(probe, probe.due)
 
-    def _schedule(self, slot: _Slot, due: float) -> None:
-        slot.token += 1
-        slot.due = due
-        earliest = not self._heap or due < self._heap[0][0]
-        heappush(self._heap, (due, next(self._sequence), slot.token, slot))
-        if earliest:
-            self._wake.set()  # run() is sleeping until a later due time
+    def _schedule(self, probe: _Probe, due: float) -> None:
+        probe.token += 1
+        probe.due = due
+        heappush(self._heap, (due, next(self._sequence), probe.token, probe))
+        if self._loop is not None and (self._timer is None or due < self._timer_at):
+            self._arm(due)
 
-    def _start_due(self, now: float) -> None:
+    def _arm(self, when: float) -> None:
+        """One timer for the whole heap, set for its earliest due time."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = self._loop.call_later(max(0.0, when - time.monotonic()), self._on_timer)  # type: ignore[union-attr]
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._stopping:
+            return
         heap = self._heap
-        while heap and heap[0][0] <= now + COALESCE_SECONDS:
-            _, _, token, slot = heappop(heap)
-            if token != slot.token or slot.removed:
+        until = time.monotonic() + COALESCE_SECONDS
+        while heap and heap[0][0] <= until:
+            _, _, token, probe = heappop(heap)
+            if token != probe.token or probe.removed:
                 continue  # superseded by a later _schedule, or removed
-            slot.in_flight = True
-            self._ready.append(slot)
+            probe.in_flight = True
+            self._ready.append(probe)
+        while heap and heap[0][2] != heap[0][3].token:
+            heappop(heap)  # so the timer sleeps until a live due time
+        if heap and self._timer is None:
+            self._arm(heap[0][0])
         self._start_ready()
 
     def _start_ready(self) -> None:
-        """Start waiting checks while there are free slots. Checks wait here, as slots
+        """Start waiting checks while there are free slots. Checks wait here, as probes
         rather than tasks, so a backlog costs nothing until it can run."""
         self._start_soon = False
-        while self._ready and self.stats.in_flight < self.concurrency and not self._stopping:
-            slot = self._ready.popleft()
-            if slot.removed:
-                slot.in_flight = False
+        ready, stats, prober = self._ready, self.stats, self._prober
+        now = time.monotonic()
+        while ready and stats.in_flight < self.concurrency and not self._stopping:
+            probe = ready.popleft()
+            if probe.removed:
+                probe.in_flight = False
                 continue
-            slot.changed_in_flight = False  # it starts with the latest target anyway
-            self.stats.started += 1
-            self.stats.in_flight += 1
-            lag_ms = (time.monotonic() - slot.due) * 1000.0
-            if lag_ms > self.stats.max_start_lag_ms:
-                self.stats.max_start_lag_ms = lag_ms
-            target = slot.target
-            if slot.probe and self._prober is not None:
-                self._prober.start((slot, target), target.spec)
+            stats.started += 1
+            stats.in_flight += 1
+            lag_ms = (now - probe.due) * 1000.0
+            if lag_ms > stats.max_start_lag_ms:
+                stats.max_start_lag_ms = lag_ms
+            if probe.address is not None and prober is not None:
+                prober.start_to(probe, probe.address[0], probe.address[1], probe.spec.timeout, probe.http)
             else:
-                self._track(self._check(slot, target))
+                self._track(self._check(probe))
 
     def _track(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _check(self, slot: _Slot, target: Target) -> None:
+    async def _check(self, probe: _Probe) -> None:
         try:
-            result = await run_check(target.spec)
+            result = await run_check(probe.spec)
         finally:
-            self._free(slot)
-        pending = self._deliver(slot, target, result)
-        if pending is not None:
-            await self._await_callback(pending, target.id)
+            self._free(probe)
+        for pending, target_id in self._deliver(probe, result):
+            await self._await_callback(pending, target_id)
 
-    def _probe_done(self, key: tuple[_Slot, Target], result: CheckResult) -> None:
-        slot, target = key
-        self._free(slot)
-        pending = self._deliver(slot, target, result)
-        if pending is not None:
-            self._track(self._await_callback(pending, target.id))
+    def _probe_done(self, probe: _Probe, result: CheckResult) -> None:
+        self._free(probe)
+        for pending, target_id in self._deliver(probe, result):
+            self._track(self._await_callback(pending, target_id))
 
-    def _free(self, slot: _Slot) -> None:
+    def _free(self, probe: _Probe) -> None:
         """A check ended: its slot is free. Waiting checks start from the loop, not from
         here, so a run of instant failures cannot recurse."""
-        slot.in_flight = False
+        probe.in_flight = False
         self.stats.in_flight -= 1
         if self._ready and not self._start_soon and not self._stopping:
             self._start_soon = True
             asyncio.get_running_loop().call_soon(self._start_ready)
 
-    def _deliver(self, slot: _Slot, target: Target, result: CheckResult) -> Awaitable[Any] | None:
-        """Schedule the next check, then hand the result over; returns what an async
-        callback still has to finish."""
+    def _deliver(self, probe: _Probe, result: CheckResult) -> list[tuple[Awaitable[Any], Hashable]]:
+        """Schedule the next check, then hand the result to every subscriber; returns
+        what async callbacks still have to finish."""
         self.stats.completed += 1
-        if slot.removed:
-            return None
+        if probe.removed:
+            return []
         # Schedule before calling back, so a slow callback cannot slow the checks.
-        now = time.monotonic()
-        if slot.changed_in_flight:
-            slot.changed_in_flight = False
-            self._schedule(slot, now)
-        else:
-            self._schedule(slot, max(slot.due + target.interval, now))
-        try:
-            outcome = self.callback(target.id, result)
-        except Exception:
-            self._callback_failed(target.id)
-            return None
-        return outcome if inspect.isawaitable(outcome) else None
+        self._schedule(probe, max(probe.due + probe.interval, time.monotonic()))
+        pending: list[tuple[Awaitable[Any], Hashable]] = []
+        callback = self.callback
+        for target_id in list(probe.subscribers):
+            try:
+                outcome = callback(target_id, result)
+            except Exception:
+                self._callback_failed(target_id)
+                continue
+            if outcome is not None and inspect.isawaitable(outcome):
+                pending.append((outcome, target_id))
+        return pending
 
     async def _await_callback(self, pending: Awaitable[Any], target_id: Hashable) -> None:
         try:

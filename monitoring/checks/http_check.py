@@ -26,9 +26,12 @@ from .reasons import describe_error, excerpt, timed_out
 from .spec import CheckSpec, Outcome
 
 MAX_BODY_BYTES = 1024 * 1024  # the body is searched within its first MiB
+HEAD_LIMIT = 64 * 1024  # asyncio.StreamReader's default limit, which readuntil applies
 USER_AGENT = "lbadmin-healthcheck/1"
 _METHOD_RE = re.compile(r"^[A-Z]{1,20}$")
 _STATUS_LINE_RE = re.compile(rb"^HTTP/\d(?:\.\d)? (\d{3})(?: |\r?$)")
+_CHUNKED_RE = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked")
+_CONTENT_LENGTH_RE = re.compile(rb"\r\ncontent-length:\s*(\d+)")
 
 
 @functools.lru_cache(maxsize=16)
@@ -128,10 +131,88 @@ async def check_http(spec: CheckSpec, *, tls: bool) -> Outcome:
             net.abort(sock)
 
 
+def judge_buffered(spec: CheckSpec, ranges: tuple[tuple[int, int], ...], data: bytes,
+                   eof: bool) -> tuple[Outcome | None, str]:
+    """check_http's verdict on a plain HTTP response read so far into `data` (`eof`: the
+    server closed): (outcome, phase), outcome None while more is needed. The
+    ConnectProber's HTTP exchanges use it; tests/test_checks_http.py runs every case
+    both ways and compares."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0 or end > HEAD_LIMIT:
+        if end > HEAD_LIMIT or len(data) > HEAD_LIMIT + 3:
+            return (False, "response headers too long"), "waiting for the response"
+        if eof:
+            return (False, "connection closed waiting for the response"), "waiting for the response"
+        return None, "waiting for the response"
+    head = data[: end + 4]
+    status_match = _STATUS_LINE_RE.match(head)
+    if status_match is None:
+        first_line = head.split(b"\r\n", 1)[0]
+        return (False, f"not an HTTP response: got {excerpt(first_line)}"), "waiting for the response"
+    status = int(status_match.group(1))
+    if not status_accepted(status, ranges):
+        return (False, f"HTTP {status}"), "waiting for the response"
+    if not spec.http_body:
+        return (True, f"HTTP {status}"), "waiting for the response"
+    phase = "reading the body"
+    headers = head.lower()
+    needle, use_regex = spec.http_body.encode(), spec.use_regex
+    if _CHUNKED_RE.search(headers) is not None:
+        body, complete = _dechunk(data, end + 4, eof)
+    else:
+        length_match = _CONTENT_LENGTH_RE.search(headers)
+        limit = min(int(length_match.group(1)), MAX_BODY_BYTES) if length_match else MAX_BODY_BYTES
+        body = data[end + 4 : end + 4 + limit]
+        complete = eof or len(body) >= limit
+    if not use_regex and needle in body:
+        return (True, f"HTTP {status}, body matched"), phase
+    if complete is None:
+        return (False, f"connection closed {phase}"), phase
+    if not complete:
+        return None, phase
+    if regex_search(spec.http_body, bytes(body)) if use_regex else needle in body:
+        return (True, f"HTTP {status}, body matched"), phase
+    verb = "does not match" if use_regex else "lacks"
+    return (False, f"HTTP {status} but the body {verb} {excerpt(spec.http_body)}"), phase
+
+
+def _dechunk(data: bytes, at: int, eof: bool) -> tuple[bytes, bool | None]:
+    """The chunked body from data[at:], as _read_chunked reads it: (body, True) when it
+    ended (the last chunk, or a size line that is not one), (body, False) while more may
+    come, (body, None) when the server closed inside a chunk."""
+    body = bytearray()
+    while len(body) < MAX_BODY_BYTES:
+        line_end = data.find(b"\n", at)
+        if line_end < 0:
+            if not eof:
+                return bytes(body), False
+            line, at = data[at:], len(data)  # readline at the close returns what is left
+        else:
+            line, at = data[at : line_end + 1], line_end + 1
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return bytes(body), True
+        if size == 0:
+            return bytes(body), True
+        if len(data) - at < size:
+            return bytes(body), None if eof else False
+        body += data[at : at + size]
+        at += size
+        crlf_end = data.find(b"\n", at)
+        if crlf_end < 0:
+            if not eof:
+                return bytes(body), False
+            at = len(data)
+        else:
+            at = crlf_end + 1
+    return bytes(body), True
+
+
 async def _body_matches(reader: asyncio.StreamReader, head: bytes, wanted: str, use_regex: bool) -> bool:
     headers = head.lower()
-    chunked = re.search(rb"\r\ntransfer-encoding:[^\r]*chunked", headers) is not None
-    length_match = re.search(rb"\r\ncontent-length:\s*(\d+)", headers)
+    chunked = _CHUNKED_RE.search(headers) is not None
+    length_match = _CONTENT_LENGTH_RE.search(headers)
     limit = min(int(length_match.group(1)), MAX_BODY_BYTES) if length_match else MAX_BODY_BYTES
     needle = wanted.encode()
     body = bytearray()
