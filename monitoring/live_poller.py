@@ -30,16 +30,14 @@ def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
     return f"{service}|{ipvs.format_endpoint(address, port)}"
 
 
-def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> None:
-    """While a real server drains: one `ipvsadm -L -n -c` (its output grows with every
-    connection and template, so never read otherwise), its counts written for the rows, and
+def _drains(director: Director, draining: dict, connections: str, table: ipvs.Table) -> None:
+    """While a real server drains: the `ipvsadm -L -n -c` read with the poll's other listings
+    (its output grows with every connection and template, so never read otherwise), its counts
+    written for the rows, and
     a reconcile queued as soon as a drain that is over still holds a server in the kernel
     (its last connection closed, or its deadline passed): the drain ends now, not at the
     next 30-s sweep."""
-    draining = drain_facts.draining_destinations()
-    if not draining:
-        return
-    counts = ipvs.count_per_destination(ipvs.parse_connections(executor.list_text("connections")), table)
+    counts = ipvs.count_per_destination(ipvs.parse_connections(connections), table)
     drain_facts.record(director.pk, draining, counts, table)
     now = timezone.now()
     for rs, ref in draining.values():
@@ -52,10 +50,14 @@ def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> N
 
 def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
     started = time.perf_counter()
-    listing = ipvs.parse_list(executor.list_text("list"))
-    stats = ipvs.parse_stats(executor.list_text("stats"))
-    rates = ipvs.parse_rate(executor.list_text("rate"))
-    _drains(director, executor, listing.table)
+    draining = drain_facts.draining_destinations()
+    # All listings in one run: over SSH one round trip, whatever the number.
+    texts = executor.list_texts(["list", "stats", "rate", *(["connections"] if draining else [])])
+    listing = ipvs.parse_list(texts["list"])
+    stats = ipvs.parse_stats(texts["stats"])
+    rates = ipvs.parse_rate(texts["rate"])
+    if draining:
+        _drains(director, draining, texts["connections"], listing.table)
     services = []
     for key, service in sorted(listing.table.items(), key=lambda kv: kv[0].sort_key()):
         dests = []
