@@ -24,6 +24,11 @@ log = logging.getLogger(__name__)
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
 HISTORY_POINTS = 150  # 5 minutes at one poll every 2 s
+# At most one poll per director at a time, whichever process runs it: a poll that finds
+# the previous one still reading is skipped and counted; the next snapshot says how many.
+POLLING_KEY = "lbadmin:live:polling:{}"
+SKIPPED_KEY = "lbadmin:live:skipped:{}"
+POLLING_TIMEOUT = 120  # seconds: a poller killed mid-read frees its director by then
 
 
 def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
@@ -97,6 +102,21 @@ def drifted(director: Director, table_text: str) -> bool:
         return True
 
 
+def poll_if_idle(director: Director) -> dict | None:
+    """Poll unless a poll of this director still runs (then None: skipped, counted)."""
+    redis = get_redis()
+    key = POLLING_KEY.format(director.pk)
+    if not redis.set(key, "1", nx=True, ex=POLLING_TIMEOUT):
+        redis.incr(SKIPPED_KEY.format(director.pk))
+        redis.expire(SKIPPED_KEY.format(director.pk), 3600)
+        log.info("live poll of %s skipped: the previous one still runs", director)
+        return None
+    try:
+        return poll_director(director)
+    finally:
+        redis.delete(key)
+
+
 def poll_director(director: Director) -> dict:
     """Read one director's table into Redis; mark it unreachable (or back) as seen."""
     redis = get_redis()
@@ -127,6 +147,7 @@ def poll_director(director: Director) -> dict:
             transaction.on_commit(lambda: queue_reconcile(director.pk, "drift"))
     snapshot["time"] = time.time()
     snapshot["director"] = director.name
+    snapshot["skipped"] = int(redis.getdel(SKIPPED_KEY.format(director.pk)) or 0)
     pipe = redis.pipeline()
     pipe.set(SNAPSHOT_KEY.format(director.pk), json.dumps(snapshot), ex=3600)
     if snapshot["ok"]:
