@@ -19,10 +19,11 @@ def director(db, redis_url, monkeypatch):
     director = factories.director()
     kernel = FakeKernel([Service("192.0.2.50", 80, dests=[Dest("192.0.2.21", 80)])])
     monkeypatch.setattr(live_poller, "executor_for", lambda d: kernel)
+    keys = [key.format(director.pk) for key in (live_poller.POLLING_KEY, live_poller.SKIPPED_KEY,
+                                                live_poller.SNAPSHOT_KEY, live_poller.HISTORY_KEY)]
+    get_redis().delete(*keys)  # another test's director may have had this pk
     yield director
-    redis = get_redis()
-    for key in (live_poller.POLLING_KEY, live_poller.SKIPPED_KEY, live_poller.SNAPSHOT_KEY):
-        redis.delete(key.format(director.pk))
+    get_redis().delete(*keys)
 
 
 def test_the_poll_goes_to_its_own_queue_and_applies_do_not():
