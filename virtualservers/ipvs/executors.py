@@ -495,7 +495,9 @@ class SSHExecutor(_IpvsadmCalls):
                 out += channel.recv(65536)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
-            if channel.exit_status_ready() and not channel.recv_ready() \
+            # sshd may send the exit status before the last of the output (OpenSSH does
+            # when the program exits with data still in its pipe): done only at EOF too.
+            if channel.exit_status_ready() and channel.eof_received and not channel.recv_ready() \
                     and not channel.recv_stderr_ready():
                 break
             remaining = deadline - time.monotonic()
