@@ -386,7 +386,7 @@ def test_run_restarts_a_killed_worker_and_redis_while_the_web_keeps_serving(tmp_
         assert Path(f"/proc/{run.pid}/cmdline").read_bytes().find(b"supervisord") >= 0
         assert wait_until(lambda: re.search(r"celery@\S+ ready\.", log.read_text()), timeout=60), log.read_text()
 
-        for name, words in (("worker", "celery -A lbadmin worker"), ("redis", f"127.0.0.1:{redis_port}")):
+        for name, words in (("worker", "celery -A lbadmin worker --concurrency"), ("redis", f"127.0.0.1:{redis_port}")):
             old = program(words)
             assert old, (name, children_of(run.pid))
             served, failed = [], []
