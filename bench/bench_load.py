@@ -2,14 +2,14 @@
 table every 2 s and 5 operators changing things, for 60 s.
 
 The stack is the Procfile's (gunicorn with lbadmin/gunicorn_conf.py over TLS, a Celery
-worker and beat), a real redis-server (lab.services) and a SQLite file in a throwaway
+worker, the poller and beat), a real redis-server (lab.services) and a SQLite file in a throwaway
 data dir, started as scripts/run starts them. Viewers log in and open CONTROL once, then
 fetch the live partial every 2 s as htmx does (HX-Request). Operators log in and POST real
 changes with the CSRF token read from the page: toggle a real server, edit a virtual
 server (the form's `_version` sent back: optimistic locking), drain a real server.
 
 Errors: any answer other than 2xx/3xx, a timeout or a broken connection, and every
-"database is locked" line in the web, worker and beat logs (scanned at the end).
+"database is locked" line in the web, worker, poller and beat logs (scanned at the end).
 
 Reads of the director's table: every ipvsadm run goes through a counting wrapper
 (GLOBAL SETTINGS' ipvsadm path), so the director itself counts them. The load runs twice,
@@ -537,10 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         setup = populate(args, stack, vm)
         stack.start("web", procfile_argv("web"))
         stack.start("worker", procfile_argv("worker"))
+        stack.start("poller", procfile_argv("poller"))
         stack.start("beat", procfile_argv("beat"))
         tls = ssl.create_default_context(cafile=stack.cert)
         client_factory = lambda: httpx.Client(base_url=stack.url, verify=tls, timeout=TIMEOUT)  # noqa: E731
-        print(f"stack: gunicorn {stack.url} (Procfile options), celery worker + beat, redis {redis_url}, "
+        print(f"stack: gunicorn {stack.url} (Procfile options), celery worker + poller + beat, redis {redis_url}, "
               f"SQLite in {data_dir}", file=sys.stderr, flush=True)
         wait_ready(stack, client_factory)
 

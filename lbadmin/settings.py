@@ -174,6 +174,10 @@ CELERY_TASK_TIME_LIMIT = envint("LBADMIN_TASK_TIME_LIMIT", "600")
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The live poll has a queue and a worker process of its own (the Procfile's poller), so a
+# poll never waits behind an apply nor takes a worker slot an apply needs.
+LIVE_POLL_QUEUE = "live"
+CELERY_TASK_ROUTES = {"monitoring.tasks.poll_live": {"queue": LIVE_POLL_QUEUE}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     "heartbeat": {"task": "monitoring.tasks.heartbeat", "schedule": 5.0},

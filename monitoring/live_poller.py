@@ -24,22 +24,25 @@ log = logging.getLogger(__name__)
 SNAPSHOT_KEY = "lbadmin:live:{}"
 HISTORY_KEY = "lbadmin:live:history:{}"
 HISTORY_POINTS = 150  # 5 minutes at one poll every 2 s
+# At most one poll per director at a time, whichever process runs it: a poll that finds
+# the previous one still reading is skipped and counted; the next snapshot says how many.
+POLLING_KEY = "lbadmin:live:polling:{}"
+SKIPPED_KEY = "lbadmin:live:skipped:{}"
+POLLING_TIMEOUT = 120  # seconds: a poller killed mid-read frees its director by then
 
 
 def dest_id(service: ipvs.ServiceKey, address: str, port: int) -> str:
     return f"{service}|{ipvs.format_endpoint(address, port)}"
 
 
-def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> None:
-    """While a real server drains: one `ipvsadm -L -n -c` (its output grows with every
-    connection and template, so never read otherwise), its counts written for the rows, and
+def _drains(director: Director, draining: dict, connections: str, table: ipvs.Table) -> None:
+    """While a real server drains: the `ipvsadm -L -n -c` read with the poll's other listings
+    (its output grows with every connection and template, so never read otherwise), its counts
+    written for the rows, and
     a reconcile queued as soon as a drain that is over still holds a server in the kernel
     (its last connection closed, or its deadline passed): the drain ends now, not at the
     next 30-s sweep."""
-    draining = drain_facts.draining_destinations()
-    if not draining:
-        return
-    counts = ipvs.count_per_destination(ipvs.parse_connections(executor.list_text("connections")), table)
+    counts = ipvs.count_per_destination(ipvs.parse_connections(connections), table)
     drain_facts.record(director.pk, draining, counts, table)
     now = timezone.now()
     for rs, ref in draining.values():
@@ -52,10 +55,14 @@ def _drains(director: Director, executor: ipvs.Executor, table: ipvs.Table) -> N
 
 def _snapshot(director: Director, executor: ipvs.Executor) -> dict:
     started = time.perf_counter()
-    listing = ipvs.parse_list(executor.list_text("list"))
-    stats = ipvs.parse_stats(executor.list_text("stats"))
-    rates = ipvs.parse_rate(executor.list_text("rate"))
-    _drains(director, executor, listing.table)
+    draining = drain_facts.draining_destinations()
+    # All listings in one run: over SSH one round trip, whatever the number.
+    texts = executor.list_texts(["list", "stats", "rate", *(["connections"] if draining else [])])
+    listing = ipvs.parse_list(texts["list"])
+    stats = ipvs.parse_stats(texts["stats"])
+    rates = ipvs.parse_rate(texts["rate"])
+    if draining:
+        _drains(director, draining, texts["connections"], listing.table)
     services = []
     for key, service in sorted(listing.table.items(), key=lambda kv: kv[0].sort_key()):
         dests = []
@@ -96,6 +103,21 @@ def drifted(director: Director, table_text: str) -> bool:
         return True
 
 
+def poll_if_idle(director: Director) -> dict | None:
+    """Poll unless a poll of this director still runs (then None: skipped, counted)."""
+    redis = get_redis()
+    key = POLLING_KEY.format(director.pk)
+    if not redis.set(key, "1", nx=True, ex=POLLING_TIMEOUT):
+        redis.incr(SKIPPED_KEY.format(director.pk))
+        redis.expire(SKIPPED_KEY.format(director.pk), 3600)
+        log.info("live poll of %s skipped: the previous one still runs", director)
+        return None
+    try:
+        return poll_director(director)
+    finally:
+        redis.delete(key)
+
+
 def poll_director(director: Director) -> dict:
     """Read one director's table into Redis; mark it unreachable (or back) as seen."""
     redis = get_redis()
@@ -126,6 +148,7 @@ def poll_director(director: Director) -> dict:
             transaction.on_commit(lambda: queue_reconcile(director.pk, "drift"))
     snapshot["time"] = time.time()
     snapshot["director"] = director.name
+    snapshot["skipped"] = int(redis.getdel(SKIPPED_KEY.format(director.pk)) or 0)
     pipe = redis.pipeline()
     pipe.set(SNAPSHOT_KEY.format(director.pk), json.dumps(snapshot), ex=3600)
     if snapshot["ok"]:

@@ -10,7 +10,7 @@ from lbadmin.redis_client import get_redis
 
 from . import alerts_delivery, history
 from .checker import tick
-from .live_poller import poll_director
+from .live_poller import poll_if_idle
 from .manual_checks import run_queued
 from .process_pings import HEARTBEAT_KEY
 
@@ -24,12 +24,13 @@ def heartbeat() -> None:
     get_redis().set(HEARTBEAT_KEY, str(time.time()), ex=3600)
 
 
-# Beat sends this every 2 s; an old one is worthless, so it expires before
-# the next is due and a slow director never builds a queue.
+# Beat sends this every 2 s to the "live" queue (settings.CELERY_TASK_ROUTES), which the
+# Procfile's poller alone consumes. An old one is worthless, so it expires before the next
+# is due and a slow director never builds a queue; a director still being read is skipped.
 @shared_task(ignore_result=True, expires=2)
 def poll_live() -> None:
     for director in Director.objects.filter(enabled=True):
-        poll_director(director)
+        poll_if_idle(director)
 
 
 # Beat sends this every 10 s: one slot of every server's history from the live snapshots

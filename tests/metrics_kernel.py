@@ -90,6 +90,9 @@ class FakeKernel:
             raise AssertionError(f"the fake kernel has no {kind!r} listing")
         return list_text(self.services)
 
+    def list_texts(self, kinds):  # the poll's one round trip
+        return {kind: self.list_text(kind) for kind in kinds}
+
     def save(self) -> str:
         return save_text(self.services)
 

@@ -29,7 +29,8 @@ def celery_process(kind: str, redis_url: str, data_dir: Path, *args: str, prefor
     argv = [sys.executable, "-m", "celery", "-A", "lbadmin", kind, "--loglevel", "INFO", *args]
     if kind == "worker":
         pool = ["--concurrency", "2"] if prefork else ["--concurrency", "1", "--pool", "solo"]
-        argv += [*pool, "--without-mingle", "--without-gossip", "--hostname", f"test{node}-{os.getpid()}@%h"]
+        # Both queues: one test worker does what the Procfile's worker and poller do.
+        argv += [*pool, "--queues", "celery,live", "--without-mingle", "--without-gossip", "--hostname", f"test{node}-{os.getpid()}@%h"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=celery_env(redis_url, data_dir, **env), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:

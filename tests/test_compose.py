@@ -16,7 +16,7 @@ from lbadmin.procfile import parse_procfile
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
-APP_SERVICES = ("web", "worker", "beat")
+APP_SERVICES = ("web", "worker", "poller", "beat")
 
 
 def docker_compose(*args: str, compose_file: Path = COMPOSE_FILE) -> subprocess.CompletedProcess[str]:
@@ -82,7 +82,7 @@ def test_docker_compose_rejects_a_service_with_an_unknown_key(tmp_path):
 
 
 def test_it_defines_web_worker_beat_redis_and_postgres(config):
-    assert {"web", "worker", "beat", "redis", "postgres"} <= set(config["services"])
+    assert {"web", "worker", "poller", "beat", "redis", "postgres"} <= set(config["services"])
 
 
 def test_web_publishes_port_3636(config):

@@ -55,6 +55,9 @@ class FakeDirector:
             return self.connections
         return {"list": self.listing, "stats": STATS, "rate": RATE}[kind]
 
+    def list_texts(self, kinds):  # the poll's one round trip
+        return {kind: self.list_text(kind) for kind in kinds}
+
     def close(self):
         pass
 

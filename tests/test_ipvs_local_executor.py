@@ -136,3 +136,35 @@ def test_it_round_trips_a_rendered_table(fake):
     fake.configure(save=render(EXPECTED))
     with LocalExecutor(str(fake.path)) as executor:
         assert parse_save(executor.save()) == EXPECTED
+
+
+def test_several_listings_take_one_run_and_come_back_apart(fake):
+    executor = LocalExecutor(str(fake.path))
+    assert executor.list_texts(["list", "stats"]) == {"list": LIST, "stats": STATS}
+    assert [c["argv"][1:] for c in fake.calls()] == [["-L", "-n", "--exact"],
+                                                     ["-L", "-n", "--exact", "--stats"]]
+
+
+def test_a_listing_word_reaches_ipvsadm_as_one_word_and_whitespace_is_refused(fake):
+    executor = LocalExecutor(str(fake.path))
+    executor.listings([["-L", "$(reboot)`id`;reboot", "[2001:db8::1]:80", "*"]])
+    assert fake.calls()[-1]["argv"][1:] == ["-L", "$(reboot)`id`;reboot", "[2001:db8::1]:80", "*"]
+    with pytest.raises(ValueError, match="whitespace"):
+        executor.listings([["-L", "-n; reboot"]])
+
+
+def test_a_service_the_kernel_does_not_hold_is_left_out_of_a_targeted_read(tmp_path):
+    from virtualservers.ipvs import ServiceKey
+
+    fake = FakeIpvsadm.create(tmp_path, mode="fail", stderr="No such service\n", rc=1)
+    executor = LocalExecutor(str(fake.path))
+    assert executor.read_services([ServiceKey("tcp", "192.0.2.1", 80)]) == Table()
+    assert fake.calls()[-1]["argv"][1:] == ["-L", "-n", "--exact", "-t", "192.0.2.1:80"]
+
+
+def test_any_other_failure_of_a_targeted_read_is_raised(tmp_path):
+    from virtualservers.ipvs import ServiceKey
+
+    fake = FakeIpvsadm.create(tmp_path, mode="notroot")
+    with pytest.raises(NotRoot):
+        LocalExecutor(str(fake.path)).read_services([ServiceKey("tcp", "192.0.2.1", 80)])

@@ -59,6 +59,11 @@ def test_it_runs_every_call_over_one_connection(executor, server, fake):
     assert [c["argv"][1:2] for c in fake.calls()] == [["-S"], ["-L"], ["-R"], ["-S"]]
 
 
+def test_it_waits_for_output_that_comes_after_the_exit_status(executor, server):
+    server.status_before_output = True
+    assert parse_save(executor.save()) == EXPECTED
+
+
 def test_it_feeds_restore_lines_through_the_channel_stdin(executor, fake):
     commands = plan(Table(), EXPECTED)
     executor.restore([c.line for c in commands])

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,6 +211,8 @@ class SSHServer:
     user: str = "root"
     port: int = 0
     connections: int = 0
+    # As OpenSSH may: the exit status before the last of the program's output.
+    status_before_output: bool = False
     commands: list[str] = field(default_factory=list)
     argvs: list[list[str]] = field(default_factory=list)
     _transports: list = field(default_factory=list)
@@ -260,6 +263,12 @@ class SSHServer:
             process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        stderr=subprocess.PIPE)
             out, err = process.communicate(bytes(received))
+            if self.status_before_output:
+                channel.sendall(out[:len(out) // 2])
+                time.sleep(0.1)
+                channel.send_exit_status(process.returncode)
+                time.sleep(0.7)  # longer than the client's 0.5 s select: it wakes in between
+                out = out[len(out) // 2:]
             channel.sendall(out)
             channel.sendall_stderr(err)
             channel.send_exit_status(process.returncode)

@@ -86,10 +86,10 @@ def test_script_stops_at_the_first_error(script):
     assert "set -euo pipefail" in (REPO / script).read_text()
 
 
-def test_procfile_runs_redis_web_worker_and_beat():
+def test_procfile_runs_redis_web_worker_poller_and_beat():
     processes = dict(parse_procfile((REPO / "Procfile").read_text()))
 
-    assert set(processes) == {"redis", "web", "worker", "beat"}
+    assert set(processes) == {"redis", "web", "worker", "poller", "beat"}
     assert processes["redis"] == "exec scripts/redis-server"
     assert "gunicorn lbadmin.wsgi:application" in processes["web"]
     # Where it listens and its certificate: lbadmin/gunicorn_conf.py (tests/test_https.py).
@@ -97,6 +97,7 @@ def test_procfile_runs_redis_web_worker_and_beat():
     assert "--bind" not in processes["web"]
     assert "--access-logfile -" in processes["web"]
     assert "celery -A lbadmin worker --concurrency 2" in processes["worker"]
+    assert "celery -A lbadmin worker --queues live --pool solo" in processes["poller"]
     assert "celery -A lbadmin beat" in processes["beat"]
 
 
@@ -326,7 +327,7 @@ def test_supervisord_conf_keeps_every_procfile_line_running_and_stops_whole_grou
     assert options.nodaemon
     assert options.logfile == str(tmp_path / "supervisord.log")
     programs = {group.name: group.process_configs[0] for group in options.process_group_configs}
-    assert list(programs) == ["redis", "web", "worker", "beat", "echo"], "started in the Procfile's order"
+    assert list(programs) == ["redis", "web", "worker", "poller", "beat", "echo"], "started in the Procfile's order"
     for name, program in programs.items():
         assert program.command == shlex.join(["/bin/sh", "-c", processes[name]])
         assert program.directory == str(REPO)
@@ -385,7 +386,7 @@ def test_run_restarts_a_killed_worker_and_redis_while_the_web_keeps_serving(tmp_
         assert Path(f"/proc/{run.pid}/cmdline").read_bytes().find(b"supervisord") >= 0
         assert wait_until(lambda: re.search(r"celery@\S+ ready\.", log.read_text()), timeout=60), log.read_text()
 
-        for name, words in (("worker", "celery -A lbadmin worker"), ("redis", f"127.0.0.1:{redis_port}")):
+        for name, words in (("worker", "celery -A lbadmin worker --concurrency"), ("redis", f"127.0.0.1:{redis_port}")):
             old = program(words)
             assert old, (name, children_of(run.pid))
             served, failed = [], []
@@ -430,7 +431,8 @@ def test_run_restarts_a_killed_worker_and_redis_while_the_web_keeps_serving(tmp_
 
 
 SYSTEMD = REPO / "deploy/systemd"
-UNITS = {"web": "lbadmin-web.service", "worker": "lbadmin-worker.service", "beat": "lbadmin-beat.service"}
+UNITS = {"web": "lbadmin-web.service", "worker": "lbadmin-worker.service", "poller": "lbadmin-poller.service",
+         "beat": "lbadmin-beat.service"}
 
 
 def unit_settings(path: Path) -> dict[str, list[str]]:
@@ -447,7 +449,8 @@ def test_systemd_unit_runs_the_procfile_command_restarted_and_hardened(name):
     unit = unit_settings(SYSTEMD / UNITS[name])
     command = parse_procfile((REPO / "Procfile").read_text())[name]
 
-    assert unit["ExecStart"] == ["/opt/lbadmin/.venv/bin/" + command.removeprefix("exec ")]
+    # systemd reads %h as a specifier: the unit writes the poller's "poller@%h" as %%h.
+    assert [line.replace("%%", "%") for line in unit["ExecStart"]] == ["/opt/lbadmin/.venv/bin/" + command.removeprefix("exec ")]
     assert unit["Restart"] == ["on-failure"] and unit["RestartSec"] == ["2"]
     assert unit["StartLimitIntervalSec"] == ["0"], "never given up"
     assert unit["User"] == ["lbadmin"]

@@ -37,6 +37,9 @@ Changes (plan.py)
 Running ipvsadm (executors.py)
     Executor protocol: run(argv, stdin=None) -> RunResult, save(), list_text(kind),
                        (kind: list, stats, rate, connections)
+                       list_texts(kinds) -> {kind: text}   several listings, one round trip
+                       read_services(keys) -> Table        `-L -n --exact -t|-u|-f ...` of
+                                                           only these services, one round trip
                        restore(lines), close()
     LocalExecutor(ipvsadm='ipvsadm', timeout=30)
     SSHExecutor(host, port=22, user='root', key_path, host_key, timeout=30, ipvsadm='ipvsadm')

@@ -32,8 +32,10 @@ from .errors import (
     CommandFailed, CommandTimeout, HostKeyMismatch, IpvsadmMissing, IpvsError, SSHAuthFailed,
     SSHRefused, classify_failure,
 )
+from .model import ServiceKey, Table
+from .parse import parse_list
 from .render import render_restore
-from .scripts import SCRIPTS, Script
+from .scripts import IPVSADM_LISTINGS, LISTING_MARK, SCRIPTS, STATUS_MARK, Script
 
 ListKind = Literal["list", "stats", "rate", "connections"]
 _LIST_ARGS = {"list": ("-L", "-n", "--exact"),
@@ -50,6 +52,27 @@ class RunResult:
     stdout: str
     stderr: str
     seconds: float
+
+
+# ipvsadm's words (libipvs's ipvs_strerror) for a service the kernel does not hold.
+_NO_SUCH_SERVICE = "No such service"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One listing of a `listings` run: its ipvsadm argv, exit status and output. stderr is
+    the whole run's (the script's listings share it)."""
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    where: str = "this host"
+
+    def text(self) -> str:
+        """The output, or the IpvsError that explains the failure."""
+        if self.returncode != 0:
+            raise classify_failure(self.argv, self.returncode, self.stderr, where=self.where)
+        return self.stdout
 
 
 @runtime_checkable
@@ -70,6 +93,14 @@ class Executor(Protocol):
 
     def restore(self, lines: Iterable[object]) -> RunResult | None:
         """Feed command lines to `ipvsadm -R`; None when there was nothing to do."""
+        ...
+
+    def list_texts(self, kinds: Sequence[ListKind]) -> dict[str, str]:
+        """Several list_text() listings in one run (over SSH, one round trip)."""
+        ...
+
+    def read_services(self, keys: Iterable[ServiceKey]) -> Table:
+        """Only these services, as the kernel holds them (absent ones left out), in one run."""
         ...
 
     def run_script(self, script: Script, args: Sequence[str] = (), stdin: str | None = None) -> RunResult:
@@ -103,6 +134,43 @@ class _IpvsadmCalls:
             raise ValueError(f"kind must be one of {sorted(_LIST_ARGS)}, got {kind!r}")
         return self.run(["ipvsadm", *_LIST_ARGS[kind]]).stdout
 
+    def listings(self, requests: Sequence[Sequence[str]]) -> list[Listing]:
+        """Several ipvsadm listings (argvs without "ipvsadm") in one run of the
+        IPVSADM_LISTINGS script: over SSH one round trip, however many there are."""
+        requests = [list(r) for r in requests]
+        if not requests:
+            return []
+        for request in requests:
+            if not request or not all(isinstance(a, str) and a and not any(c.isspace() for c in a)
+                                      for a in request):
+                raise ValueError(f"a listing's arguments are words without whitespace, got {request!r}")
+        result = self.run_script(IPVSADM_LISTINGS, [self._ipvsadm_program(), *(" ".join(r) for r in requests)])
+        outputs = _split_listings(result, len(requests))
+        return [Listing(["ipvsadm", *request], code, text, result.stderr, self._where())
+                for request, (code, text) in zip(requests, outputs)]
+
+    def list_texts(self, kinds: Sequence[ListKind]) -> dict[str, str]:
+        for kind in kinds:
+            if kind not in _LIST_ARGS:
+                raise ValueError(f"kind must be one of {sorted(_LIST_ARGS)}, got {kind!r}")
+        done = self.listings([_LIST_ARGS[kind] for kind in kinds])
+        return {kind: listing.text() for kind, listing in zip(kinds, done)}
+
+    def read_services(self, keys: Iterable[ServiceKey]) -> Table:
+        keys = sorted(set(keys), key=ServiceKey.sort_key)
+        services = []
+        for listing in self.listings([(*_LIST_ARGS["list"], *key.options) for key in keys]):
+            if listing.returncode != 0 and _only_no_such_service(listing.stderr):
+                continue  # not in the kernel: that is the answer
+            services.extend(parse_list(listing.text()).table.values())
+        return Table(services)
+
+    def _ipvsadm_program(self) -> str:
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        return "this host"
+
     def restore(self, lines: Iterable[object]) -> RunResult | None:
         """Run the batch through `ipvsadm -R`.
 
@@ -126,6 +194,29 @@ class _IpvsadmCalls:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _split_listings(result: RunResult, count: int) -> list[tuple[int, str]]:
+    """(exit status, output) per listing from IPVSADM_LISTINGS's stdout."""
+    outputs: list[tuple[int, str]] = []
+    lines: list[str] | None = None
+    for line in result.stdout.splitlines(keepends=True):
+        if line.rstrip("\n") == LISTING_MARK:
+            lines = []
+        elif line.startswith(STATUS_MARK + " ") and lines is not None:
+            outputs.append((int(line.split()[-1]), "".join(lines)))
+            lines = None
+        elif lines is not None:
+            lines.append(line)
+    if len(outputs) != count:
+        raise IpvsError(f"the listings script gave {len(outputs)} listing(s) of {count}: output cut short? "
+                        f"(stdout {result.stdout[:200]!r}, stderr {result.stderr[:200]!r})")
+    return outputs
+
+
+def _only_no_such_service(stderr: str) -> bool:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return bool(lines) and all(line == _NO_SUCH_SERVICE for line in lines)
 
 
 def _check_argv(argv: Sequence[str]) -> list[str]:
@@ -154,6 +245,8 @@ class LocalExecutor(_IpvsadmCalls):
     def run(self, argv: Sequence[str], stdin: str | None = None) -> RunResult:
         argv = _check_argv(argv)
         return self._spawn([self._program(), *argv[1:]], stdin, list(argv))
+
+    _ipvsadm_program = _program
 
     def run_script(self, script: Script, args: Sequence[str] = (), stdin: str | None = None) -> RunResult:
         args = _check_script(script, args)
@@ -334,6 +427,12 @@ class SSHExecutor(_IpvsadmCalls):
 
     # -- commands ----------------------------------------------------------
 
+    def _ipvsadm_program(self) -> str:
+        return self.ipvsadm
+
+    def _where(self) -> str:
+        return self.host
+
     def command_line(self, argv: Sequence[str]) -> str:
         """The remote command string: every value shell-quoted."""
         argv = _check_argv(argv)
@@ -396,7 +495,9 @@ class SSHExecutor(_IpvsadmCalls):
                 out += channel.recv(65536)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(65536)
-            if channel.exit_status_ready() and not channel.recv_ready() \
+            # sshd may send the exit status before the last of the output (OpenSSH does
+            # when the program exits with data still in its pipe): done only at EOF too.
+            if channel.exit_status_ready() and channel.eof_received and not channel.recv_ready() \
                     and not channel.recv_stderr_ready():
                 break
             remaining = deadline - time.monotonic()
@@ -411,6 +512,6 @@ class SSHExecutor(_IpvsadmCalls):
 
 
 __all__ = [
-    "Executor", "IpvsError", "ListKind", "LocalExecutor", "RunResult", "SSHExecutor",
+    "Executor", "IpvsError", "ListKind", "Listing", "LocalExecutor", "RunResult", "SSHExecutor",
     "CommandFailed", "fingerprint", "parse_host_key", "scan_host_key",
 ]

@@ -1,6 +1,6 @@
-"""The few fixed shell scripts lbadmin runs on a director besides ipvsadm: keepalived's
-file and process, the VRRP state that keepalived's notify hook leaves behind, and the two
-IPVS sysctls that make drains end.
+"""The few fixed shell scripts lbadmin runs on a director besides ipvsadm: several ipvsadm
+listings in one round trip, keepalived's file and process, the VRRP state that
+keepalived's notify hook leaves behind, and the two IPVS sysctls that make drains end.
 
 Each script is a constant of this module; executors run only these (`run_script`), with
 every value passed as a positional argument ("$1", "$2" ...), never spliced into the
@@ -17,6 +17,26 @@ class Script:
     name: str
     text: str
 
+
+# $1 the ipvsadm program; then one argument per listing: ipvsadm's arguments for it,
+# separated by single spaces (executors.listings builds them from lbadmin's own listing
+# options and service names, and refuses any other whitespace). Several listings in one
+# round trip: the live poll's three, or the few services a change touches. Each listing's
+# output comes after a line LISTING_MARK and is followed by "STATUS_MARK N", ipvsadm's exit
+# status, so one listing that fails (a service not in the kernel) hides none of the others;
+# ipvsadm's error texts go to stderr. Globbing is off: "[2001:db8::1]:80" stays a word.
+LISTING_MARK = "@@lbadmin listing"
+STATUS_MARK = "@@lbadmin status"
+IPVSADM_LISTINGS = Script("ipvsadm listings", rf'''
+set -f
+ipvsadm=$1
+shift
+for listing in "$@"; do
+    echo '{LISTING_MARK}'
+    "$ipvsadm" $listing
+    echo "{STATUS_MARK} $?"
+done
+''')
 
 # $1 file. Prints the file, or nothing when it does not exist yet.
 READ_FILE = Script("read file", 'if [ -f "$1" ]; then cat -- "$1"; fi')
@@ -176,4 +196,4 @@ while [ $# -ge 2 ]; do
 done
 ''')
 
-SCRIPTS = (SET_IPVS_SYSCTLS, READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS, STOP_KEEPALIVED, START_KEEPALIVED)
+SCRIPTS = (IPVSADM_LISTINGS, SET_IPVS_SYSCTLS, READ_FILE, INSTALL_FILE, INSTALL_KEEPALIVED, VRRP_STATUS, STOP_KEEPALIVED, START_KEEPALIVED)
