@@ -1,7 +1,7 @@
 """Measured liveness of the product's own processes.
 
 Nothing here is assumed: Redis answers a PING (round trip timed), the
-worker answers a Celery control ping, beat proves itself by the heartbeat
+worker and the live poller answer a Celery control ping, beat proves itself by the heartbeat
 task it schedules every few seconds, which the worker stamps in Redis with
 the time beat sent it.
 """
@@ -44,17 +44,33 @@ def check_redis() -> Liveness:
     return Liveness("redis", True, f"PING {1000 * (time.perf_counter() - started):.1f} ms")
 
 
-def check_worker(timeout: float = 1.0) -> Liveness:
+# The Procfile names the live poller's worker `poller@<host>` (it consumes only the `live`
+# queue); every other node that answers is a worker of the default queue.
+POLLER_PREFIX = "poller@"
+
+
+def check_workers(timeout: float = 1.0) -> tuple[Liveness, Liveness]:
+    """The worker and the live poller, from one Celery control ping."""
     started = time.perf_counter()
     try:
-        # limit=1: return on the first answer instead of always waiting the timeout.
-        replies = app.control.ping(timeout=timeout, limit=1)
+        # limit=2: return as soon as both have answered instead of always waiting the timeout.
+        replies = app.control.ping(timeout=timeout, limit=2)
     except Exception as exc:
-        return Liveness("worker", False, f"cannot ask: {exc}")
-    if not replies:
-        return Liveness("worker", False, f"no worker answered within {timeout:.0f} s")
-    names = ", ".join(sorted(name for reply in replies for name in reply))
-    return Liveness("worker", True, f"{names} answered a ping in {1000 * (time.perf_counter() - started):.0f} ms")
+        return Liveness("worker", False, f"cannot ask: {exc}"), Liveness("poller", False, f"cannot ask: {exc}")
+    took = f"{1000 * (time.perf_counter() - started):.0f} ms"
+    names = sorted(name for reply in replies for name in reply)
+    found = []
+    for what, nodes in (("worker", [n for n in names if not n.startswith(POLLER_PREFIX)]),
+                        ("poller", [n for n in names if n.startswith(POLLER_PREFIX)])):
+        if nodes:
+            found.append(Liveness(what, True, f"{', '.join(nodes)} answered a ping in {took}"))
+        else:
+            found.append(Liveness(what, False, f"no {what} answered within {timeout:.0f} s"))
+    return found[0], found[1]
+
+
+def check_worker(timeout: float = 1.0) -> Liveness:
+    return check_workers(timeout)[0]
 
 
 def check_beat(worker_up: bool) -> Liveness:
@@ -74,6 +90,9 @@ def check_beat(worker_up: bool) -> Liveness:
 
 def check_all() -> list[Liveness]:
     web, redis_ = check_web(), check_redis()
-    worker = check_worker() if redis_.up else Liveness("worker", None, "Redis is down")
+    if redis_.up:
+        worker, poller = check_workers()
+    else:
+        worker, poller = Liveness("worker", None, "Redis is down"), Liveness("poller", None, "Redis is down")
     beat = check_beat(bool(worker.up)) if redis_.up else Liveness("beat", None, "Redis is down")
-    return [web, worker, beat, redis_]
+    return [web, worker, poller, beat, redis_]

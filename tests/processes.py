@@ -19,18 +19,20 @@ def celery_env(redis_url: str, data_dir: Path, **extra: str) -> dict:
 
 @contextmanager
 def celery_process(kind: str, redis_url: str, data_dir: Path, *args: str, prefork: bool = False, node: str = "",
-                   **env: str):
+                   hostname: str = "", **env: str):
     """kind is 'worker' or 'beat'; yields the Popen, output in data_dir/<kind>.log.
 
     A worker is one solo process unless prefork=True, which runs it as the
-    Procfile does (prefork, two processes)."""
+    Procfile does (prefork, two processes). hostname: the worker's node name (default
+    test<node>-<pid>@%h)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(data_dir / f"{kind}{node}.log", "wb")
     argv = [sys.executable, "-m", "celery", "-A", "lbadmin", kind, "--loglevel", "INFO", *args]
     if kind == "worker":
         pool = ["--concurrency", "2"] if prefork else ["--concurrency", "1", "--pool", "solo"]
         # Both queues: one test worker does what the Procfile's worker and poller do.
-        argv += [*pool, "--queues", "celery,live", "--without-mingle", "--without-gossip", "--hostname", f"test{node}-{os.getpid()}@%h"]
+        argv += [*pool, "--queues", "celery,live", "--without-mingle", "--without-gossip", "--hostname",
+                 hostname or f"test{node}-{os.getpid()}@%h"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=celery_env(redis_url, data_dir, **env), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:

@@ -18,7 +18,7 @@ def test_without_worker_and_beat_it_says_so(redis_url):
     get_redis().delete(process_pings.HEARTBEAT_KEY)
     found = states()
     assert found["web"] is True and found["redis"] is True
-    assert found["worker"] is False
+    assert found["worker"] is False and found["poller"] is False
     assert found["beat"] is None  # cannot be judged while no worker runs
 
 
@@ -32,7 +32,8 @@ def test_a_real_worker_and_beat_show_as_running(redis_url, tmp_path, client_for,
         wait_for(lambda: process_pings.check_worker().up, 60, what="the worker to answer a ping")
         wait_for(lambda: process_pings.check_beat(True).up, 60, what="beat's heartbeat to be stamped")
         page = client_for(viewer).get(reverse("control"), HTTP_HX_REQUEST="true").content.decode()
-        assert page.count("running") == 4, page
+        assert page.count("running") == 4, page  # web, worker, beat, redis; no poller runs
+        assert states()["poller"] is False
     # Stopped: the worker no longer answers.
     assert process_pings.check_worker(timeout=0.5).up is False
 
@@ -49,3 +50,14 @@ def test_redis_down_is_shown_with_its_reason(settings):
         assert found.up is False and "no answer" in found.detail
     finally:
         get_redis.cache_clear()
+
+
+@pytest.mark.django_db
+def test_the_live_poller_is_told_apart_from_the_worker(redis_url, tmp_path):
+    """The Procfile's poller (node poller@<host>) answers for itself: a running poller does
+    not make a dead worker look alive, nor the other way round."""
+    with celery_process("worker", redis_url, tmp_path, hostname="poller@%h"):
+        wait_for(lambda: process_pings.check_workers()[1].up, 60, what="the poller to answer a ping")
+        worker, poller = process_pings.check_workers()
+        assert worker.up is False and "no worker answered" in worker.detail
+        assert poller.up is True and poller.detail.startswith("poller@")
