@@ -8,8 +8,22 @@ from django.db.models import Q
 
 from . import accounts
 from . import validators as v
+from .http import as_id
 from .models import AuditEntry, ClusterSettings, Director, RedundancyGroup, RedundancySettings
 from .roles import ROLE_CHOICES
+
+
+class IdsChoiceField(forms.ModelMultipleChoiceField):
+    """A ModelMultipleChoiceField whose values are checked as row ids before the database
+    sees them: a number too large for a row id is "not one of the available choices", as
+    any other unknown id, not an overflow inside the query."""
+
+    def _check_values(self, value):
+        for item in value:
+            if self.to_field_name is None and as_id(item) is None:
+                raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice",
+                                      params={"value": str(item)[:40]})
+        return super()._check_values(value)
 
 
 class ClusterSettingsForm(forms.ModelForm):

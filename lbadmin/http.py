@@ -1,4 +1,4 @@
-"""Responses shared by the apps' views."""
+"""Responses shared by the apps' views, and ids read from a request."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
@@ -19,3 +19,23 @@ def page_or_partial(request: HttpRequest, page: str, partial: str, context: dict
 def partial(request: HttpRequest, template: str, context: dict) -> HttpResponse:
     """A fragment that only HTMX asks for (a polled panel): the same, without a page."""
     return page_or_partial(request, template, template, context)
+
+
+# The largest id a database row can have (a signed 64-bit integer). A larger number typed
+# into a form would reach the database as a lookup and fail there (SQLite raises
+# OverflowError: a 500) instead of simply matching nothing.
+MAX_ID = 2**63 - 1
+
+
+def as_id(value: object) -> int | None:
+    """`value` as a row id when it is one (ASCII digits, 1 to MAX_ID), else None."""
+    text = str(value).strip() if value is not None else ""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
+
+
+def posted_ids(values) -> list[int]:
+    """The row ids among `values` (a POST's getlist): what is not one is left out."""
+    return [number for number in map(as_id, values) if number is not None]

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from lbadmin import audit
-from lbadmin.http import page_or_partial
+from lbadmin.http import as_id, page_or_partial
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 from virtualservers.forms import HealthCheckForm
 from virtualservers.health_facts import last_results
@@ -61,8 +61,8 @@ def try_it(request: HttpRequest, pk: int) -> HttpResponse:
     is tried as typed, before it is saved; without them, as saved."""
     vs = get_object_or_404(VirtualServer, pk=pk)
     context: dict = {"vs": vs}
-    rs = vs.real_servers.filter(pk=request.POST.get("real_server") or 0).first() \
-        if (request.POST.get("real_server") or "").isdigit() else None
+    rs_id = as_id(request.POST.get("real_server"))
+    rs = vs.real_servers.filter(pk=rs_id).first() if rs_id is not None else None
     if rs is None:
         context["error"] = "Choose one of this virtual server's real servers."
     elif "check_type" in request.POST:

@@ -46,6 +46,9 @@ VS_CASES = [
     ("protocol", {"protocol": "icmp"}, "Select a valid choice"),
     ("sorry_server", {"sorry_server": "2001:db8::9"}, "IPv6 but"),
     ("pmask", {"persistent": "0"}, "needs a persistence timeout"),
+    # Larger than any row id: SQLite raised OverflowError inside the query (a 500).
+    ("directors", {"directors": "99999999999999999999"}, "not one of the available choices"),
+    ("directors", {"directors": "-1"}, "not one of the available choices"),
 ]
 
 
@@ -201,3 +204,18 @@ def test_a_bad_director_is_reported(admin_client, field, change, message):
     response = admin_client.post(reverse("director_add"), data)
     assert message in field_error(response, field)
     assert not Director.objects.exists()
+
+
+BIG_ID = "99999999999999999999"
+
+
+@pytest.mark.django_db
+def test_ids_too_large_for_a_row_select_nothing_instead_of_failing(admin_client):
+    vs = factories.virtual_server(name="web")
+    response = admin_client.post(reverse("virtual_bulk"), {"selected": [BIG_ID, "x"], "action": "activate"})
+    assert response.status_code == 302
+    vs.refresh_from_db()
+    assert vs.active is False
+    response = admin_client.post(reverse("health_try", args=[vs.pk]), {"real_server": BIG_ID})
+    assert response.status_code == 200
+    assert "Choose one of this virtual server" in response.content.decode()

@@ -1,6 +1,8 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from lbadmin.forms import IdsChoiceField
+
 from .formats import validate as rules
 from .formats.choices import (CHECK_TIMING_FIELDS, CHECK_TYPE_CHOICES, SCHED_FLAG_CHOICES, check_type_fields,
                               values)
@@ -30,6 +32,7 @@ class VirtualServerForm(forms.ModelForm):
         labels = {"forwarding": "Forwarding method"}
         help_texts = {"forwarding": "Inherit uses the network type of GLOBAL SETTINGS."}
         widgets = {"directors": forms.CheckboxSelectMultiple}
+        field_classes = {"directors": IdsChoiceField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from lbadmin.http import posted_ids
 from lbadmin.roles import ADMIN, OPERATOR, VIEWER, role_required
 
 from . import hosts as host_rules
@@ -110,7 +111,7 @@ def host_add(request: HttpRequest, address: str) -> HttpResponse:
 @role_required(OPERATOR)
 def virtual_bulk(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
-    pks = [int(pk) for pk in request.POST.getlist("selected") if pk.isdigit()]
+    pks = posted_ids(request.POST.getlist("selected"))
     if action not in host_rules.BULK_ACTIONS or not pks:
         messages.error(request, "Select virtual servers, then ACTIVATE or DEACTIVATE.")
         return redirect("virtual_list")
