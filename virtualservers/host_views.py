@@ -2,6 +2,7 @@
 and the host-wide and bulk actions (the work is in hosts.py)."""
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from . import hosts as host_rules
 from .apply_status import apply_status
 from .blast_radius import confirmed, consequences
 from .models import RealServer
+from .views import PAGE_SIZE, filter_text
 
 
 class AddHostForm(forms.Form):
@@ -52,7 +54,12 @@ def _host_page(request: HttpRequest, address: str, form: AddHostForm | None = No
 @require_GET
 @role_required(VIEWER)
 def host_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "virtualservers/hosts/list.html", {"hosts": host_rules.hosts(), **apply_status()})
+    """A page of hosts, filtered by part of an address, a real server's or a service's name."""
+    text = filter_text(request)
+    page = Paginator(host_rules.addresses(text), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "virtualservers/hosts/list.html", {
+        "hosts": host_rules.hosts(among=list(page)), "page_obj": page, "query": text,
+        "filter_label": "address, real server or service name", **apply_status()})
 
 
 @require_GET

@@ -91,7 +91,7 @@ def read_config() -> Config:
     cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
     redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
     servers = []
-    for vs in VirtualServer.objects.order_by("name").prefetch_related("real_servers", "directors"):
+    for vs in VirtualServer.objects.order_by("name").select_related("health_check").prefetch_related("real_servers", "directors"):
         try:
             check = HealthCheckConfig(**_values(vs.health_check, HealthCheckConfig))
         except HealthCheck.DoesNotExist:
