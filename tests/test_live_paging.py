@@ -25,6 +25,7 @@ LIST_PAGE_SIZE = PAGE_SIZE
 def table(db, empty_redis, monkeypatch):
     for module in ("monitoring.live_table", "virtualservers.views", "virtualservers.host_views"):
         monkeypatch.setattr(f"{module}.PAGE_SIZE", PAGE_SIZE)
+    monkeypatch.setattr("virtualservers.host_views.CANDIDATES_SHOWN", PAGE_SIZE)
     servers = VirtualServer.objects.bulk_create(
         VirtualServer(name=f"svc{n:02d}", active=True, address=f"10.9.0.{n + 1}", port=80, scheduler="wlc",
                       protocol="tcp") for n in range(SERVICES))
@@ -145,3 +146,12 @@ def test_real_servers_come_a_page_at_a_time_and_filter(table, client_for, viewer
     by_service = client.get(reverse("host_list"), {"q": "svc07"}).content.decode()
     assert re.findall(r'<tr id="host-([0-9-]+)"', by_service) == ["10-8-7-1", "10-8-7-2"]
     assert client.get(reverse("host_list"), {"q": "10.8.10.2"}).content.decode().count('<tr id="host-') == 1
+
+
+@pytest.mark.django_db
+def test_a_host_offers_a_handful_of_the_services_it_could_join_and_finds_the_others(table, client_for, admin_user):
+    client = client_for(admin_user)
+    page = client.get(reverse("host_detail", args=["10.8.0.1"])).content.decode()
+    assert page.count('name="services"') == PAGE_SIZE and f"{PAGE_SIZE} of {SERVICES - 1} shown" in page
+    found = client.get(reverse("host_detail", args=["10.8.0.1"]), {"q": "svc07"}).content.decode()
+    assert found.count('name="services"') == 1 and "svc07" in found

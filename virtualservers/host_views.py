@@ -40,15 +40,22 @@ def _address(address: str) -> str:
         raise Http404("not an IP address") from None
 
 
+CANDIDATES_SHOWN = 50  # services offered at once by "add this host to more services"
+
+
 def _host_page(request: HttpRequest, address: str, form: AddHostForm | None = None) -> HttpResponse:
     found = host_rules.hosts(address)
     if not found:
         raise Http404("no real server has this address")
     host = found[0]
     candidates = host_rules.candidate_services(address)
-    form = form or AddHostForm(candidates=candidates, initial={"name": host.names[0]})
-    return render(request, "virtualservers/hosts/detail.html",
-                  {"host": host, "form": form, "candidates": candidates, **apply_status()})
+    text = filter_text(request)
+    offered = [vs for vs in candidates if not text or text.lower() in vs.name.lower() or text in vs.address]
+    if form is None:  # a page, not a refused POST: a filtered handful of 1,000 checkboxes
+        form = AddHostForm(candidates=offered[:CANDIDATES_SHOWN], initial={"name": host.names[0]})
+    return render(request, "virtualservers/hosts/detail.html", {
+        "host": host, "form": form, "candidates": candidates, "offered": len(offered), "query": text,
+        "shown": min(len(offered), CANDIDATES_SHOWN), **apply_status()})
 
 
 @require_GET
