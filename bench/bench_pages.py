@@ -8,11 +8,13 @@ with Django's test client asks for every page the menu reaches, and the partials
 pages poll, N times each; no director, worker or beat runs (the processes panel answers
 from its own ping timeout then, which the bench shows apart: it waits, it does not work).
 
-For each page: median server time of N, bytes of the answer, database queries. Then the
+For each page: median server time of N (wall clock, and the CPU time of this process, the
+web server's own work: on a shared machine the wall clock also counts the waits for a
+core), bytes of the answer, database queries. The last line judges by CPU time. Then the
 live table's poll as a browser does it: the first answer, a poll when nothing changed and
 one when one real server's connections changed. Last line:
 
-    pages: <n> pages, slowest <name> <ms> ms, <k> over 100 ms
+    pages: <n> pages, slowest <name> <ms> ms, <k> over 100 ms (server CPU; wall clock ...)
 
     .venv/bin/python bench/bench_pages.py [--services 1000] [--reals 8] [--runs 5]
     .venv/bin/python bench/bench_pages.py --profile control      # cProfile of one page
@@ -180,6 +182,7 @@ def pages(director) -> list[tuple[str, str, dict]]:
         ("USERS", reverse("user_list"), page),
         ("AUDIT LOG", reverse("audit_list"), page),
         ("CONFIGURATION", reverse("config_index"), page),
+        ("  its export notes", reverse("config_index") + "?part=notes", htmx),
         ("  import", reverse("config_import"), page),
         ("  restore", reverse("config_restore"), page),
         ("  template", reverse("config_template"), page),
@@ -302,16 +305,20 @@ def main() -> None:
             refresh_snapshot(director)
             client.get(url, **headers)  # warm: templates compiled, first-use imports
             ms, size, queries, status, cpu = measure(client, url, headers, args.runs)
-            figures.append((name.strip(), ms))
+            figures.append((name.strip(), ms, cpu))
             print(f"{name:<32} {ms:>8.1f} {cpu:>8.1f} {size:>10,} {queries:>8} {status}")
         print()
         for what, ms, size, cpu in live_polls(client, director, args.runs):
             print(f"live poll: {what:<40} {ms:>8.1f} ms {cpu:>8.1f} CPU ms {size:>10,} bytes")
         if not figures:
             return
-        over = [f for f in figures if f[1] > LIMIT_MS]
-        slowest = max(figures, key=lambda f: f[1])
-        print(f"pages: {len(figures)} pages, slowest {slowest[0]} {slowest[1]:.0f} ms, {len(over)} over {LIMIT_MS:.0f} ms")
+        over = [f for f in figures if f[2] > LIMIT_MS]
+        slowest = max(figures, key=lambda f: f[2])
+        over_wall = [f for f in figures if f[1] > LIMIT_MS]
+        slowest_wall = max(figures, key=lambda f: f[1])
+        print(f"pages: {len(figures)} pages, slowest {slowest[0]} {slowest[2]:.0f} ms, {len(over)} over {LIMIT_MS:.0f} ms "
+              f"(server CPU; wall clock on this machine: slowest {slowest_wall[0]} {slowest_wall[1]:.0f} ms, "
+              f"{len(over_wall)} over)")
     finally:
         stop_redis()
 

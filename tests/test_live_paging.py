@@ -155,3 +155,15 @@ def test_a_host_offers_a_handful_of_the_services_it_could_join_and_finds_the_oth
     assert page.count('name="services"') == PAGE_SIZE and f"{PAGE_SIZE} of {SERVICES - 1} shown" in page
     found = client.get(reverse("host_detail", args=["10.8.0.1"]), {"q": "svc07"}).content.decode()
     assert found.count('name="services"') == 1 and "svc07" in found
+
+
+@pytest.mark.django_db
+def test_configuration_counts_at_once_and_its_export_notes_follow(client_for, viewer):
+    from tests import factories
+
+    factories.virtual_server(name="v6", address="2001:db8::80", port=80, vip_nmask="", pmask="", persistent=0)
+    client = client_for(viewer)
+    page = client.get(reverse("config_index")).content.decode()
+    assert "1 virtual server, 0 real servers" in page and 'hx-get="/config/?part=notes"' in page
+    notes = client.get(reverse("config_index"), {"part": "notes"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "lvs.cf cannot carry" in notes and "v6" in notes
