@@ -156,7 +156,7 @@ def pages(director) -> list[tuple[str, str, dict]]:
 
     from virtualservers.models import RealServer, VirtualServer
 
-    vs = VirtualServer.objects.order_by("name")[500]
+    vs = VirtualServer.objects.order_by("name")[VirtualServer.objects.count() // 2]
     rs = RealServer.objects.filter(virtual_server=vs).order_by("name").first()
     htmx = {"HTTP_HX_REQUEST": "true", "secure": True}
     page = {"secure": True}  # the settings redirect plain HTTP to HTTPS
@@ -241,7 +241,9 @@ def live_polls(client, director, runs: int) -> list[tuple[str, float, int, float
     snapshot = json.loads(redis.get(SNAPSHOT_KEY.format(director.pk)))
 
     def one_changed():
-        snapshot["services"][5]["destinations"][3]["active"] += 1  # one shown real server's connections moved
+        # One real server of a service on the first page: its connections moved.
+        service = snapshot["services"][min(5, len(snapshot["services"]) - 1)]
+        service["destinations"][-1]["active"] += 1
         snapshot["time"] = time.time()
         redis.set(SNAPSHOT_KEY.format(director.pk), json.dumps(snapshot), ex=3600)
 
@@ -269,12 +271,14 @@ def _polls(client, url: str, polled: dict, runs: int, change) -> tuple[float, in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--services", type=int, default=1000, help="at least 1 (default 1000)")
     parser.add_argument("--reals", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5, help="requests per page; the median is shown")
     parser.add_argument("--live-only", action="store_true", help="only the live table's polls")
     parser.add_argument("--profile", metavar="PAGE", help="cProfile one page (a name from the list, or a URL)")
     args = parser.parse_args()
+    if args.services < 1 or args.reals < 1 or args.runs < 1:
+        parser.error("--services, --reals and --runs must be at least 1")
     work = Path(tempfile.mkdtemp(prefix="lbadmin-bench-pages-"))
     redis_url, stop_redis = start_redis()
     try:
