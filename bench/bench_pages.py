@@ -26,6 +26,7 @@ import cProfile
 import json
 import os
 import pstats
+import shutil
 import statistics
 import sys
 import tempfile
@@ -326,6 +327,7 @@ def main() -> None:
               f"{len(over_wall)} over)")
     finally:
         stop_redis()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
