@@ -49,19 +49,19 @@ def snapshot_of(table: ipvs.Table) -> dict:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("url, most, shows", [
-    ("/virtual/", 8, "vs0999"),
-    ("/control/", 16, "10.1.3.250:80"),
-    ("/control/live/", 12, "10.1.3.250:80"),
+    # A page at a time (VIRTUAL SERVERS, REAL SERVERS, the live table); the filter finds the last one.
+    ("/virtual/?q=vs0999", 9, "vs0999"),
+    ("/control/?q=vs0999", 24, "10.1.3.250:80"),
+    ("/control/live/?q=10.2.3.250", 20, "10.1.3.250:80"),
     ("/audit/", 8, "VirtualServer"),
     ("/directors/", 6, "lab"),
-    ("/hosts/", 8, "10.2.3.250"),
+    ("/hosts/?q=10.2.3.250", 9, "10.2.3.250"),
 ])
 def test_a_list_page_needs_few_queries_whatever_the_size(client_for, admin_user, big_table, url, most, shows,
                                                           django_assert_max_num_queries):
     client = client_for(admin_user)
     with django_assert_max_num_queries(most):
-        response = client.get(url, HTTP_HX_REQUEST="true" if url.endswith("live/") else None) \
-            if url.endswith("live/") else client.get(url)
+        response = client.get(url, HTTP_HX_REQUEST="true") if "/live/" in url else client.get(url)
     assert response.status_code == 200
     assert shows in response.content.decode()
 

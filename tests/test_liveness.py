@@ -31,7 +31,7 @@ def test_a_real_worker_and_beat_show_as_running(redis_url, tmp_path, client_for,
                                                                        "--schedule", str(tmp_path / "beat-schedule")):
         wait_for(lambda: process_pings.check_worker().up, 60, what="the worker to answer a ping")
         wait_for(lambda: process_pings.check_beat(True).up, 60, what="beat's heartbeat to be stamped")
-        page = client_for(viewer).get(reverse("control"), HTTP_HX_REQUEST="true").content.decode()
+        page = client_for(viewer).get(reverse("control"), {"part": "processes"}, HTTP_HX_REQUEST="true").content.decode()
         assert page.count("running") == 4, page  # web, worker, beat, redis; no poller runs
         assert states()["poller"] is False
     # Stopped: the worker no longer answers.

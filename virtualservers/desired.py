@@ -101,17 +101,22 @@ def service_of(vs: VirtualServer, cluster: ClusterSettings, live: LiveConnection
                         destinations=destinations_of(vs, cluster, live, now))
 
 
-def virtual_servers_for(director: Director | None) -> Iterable[VirtualServer]:
+def virtual_servers_for(director: Director | None, only: Iterable[int] | None = None) -> Iterable[VirtualServer]:
     servers = (VirtualServer.objects.filter(active=True).select_related("health_check")
                .prefetch_related("real_servers", "directors"))
+    if only is not None:
+        servers = servers.filter(pk__in=list(only))
     for vs in servers:
         if director is None or served_by_group(vs, director):
             yield vs
 
 
-def desired_table(director: Director | None = None, live: LiveConnections | None = None, now=None) -> ipvs.Table:
+def desired_table(director: Director | None = None, live: LiveConnections | None = None, now=None,
+                  only: Iterable[int] | None = None) -> ipvs.Table:
+    """The whole table; with `only` (virtual server ids), just their services: a page that
+    shows 20 services of 1,000 builds 20 (the whole one takes about 0.5 s at 1,000 x 8)."""
     cluster = ClusterSettings.load()
-    return ipvs.Table(service_of(vs, cluster, live, now) for vs in virtual_servers_for(director))
+    return ipvs.Table(service_of(vs, cluster, live, now) for vs in virtual_servers_for(director, only))
 
 
 def desired_timeouts() -> tuple[int, int, int]:

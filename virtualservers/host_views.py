@@ -2,6 +2,7 @@
 and the host-wide and bulk actions (the work is in hosts.py)."""
 from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +15,7 @@ from . import hosts as host_rules
 from .apply_status import apply_status
 from .blast_radius import confirmed, consequences
 from .models import RealServer
+from .views import PAGE_SIZE, filter_text
 
 
 class AddHostForm(forms.Form):
@@ -39,21 +41,33 @@ def _address(address: str) -> str:
         raise Http404("not an IP address") from None
 
 
+CANDIDATES_SHOWN = 50  # services offered at once by "add this host to more services"
+
+
 def _host_page(request: HttpRequest, address: str, form: AddHostForm | None = None) -> HttpResponse:
     found = host_rules.hosts(address)
     if not found:
         raise Http404("no real server has this address")
     host = found[0]
     candidates = host_rules.candidate_services(address)
-    form = form or AddHostForm(candidates=candidates, initial={"name": host.names[0]})
-    return render(request, "virtualservers/hosts/detail.html",
-                  {"host": host, "form": form, "candidates": candidates, **apply_status()})
+    text = filter_text(request)
+    offered = [vs for vs in candidates if not text or text.lower() in vs.name.lower() or text in vs.address]
+    if form is None:  # a page, not a refused POST: a filtered handful of 1,000 checkboxes
+        form = AddHostForm(candidates=offered[:CANDIDATES_SHOWN], initial={"name": host.names[0]})
+    return render(request, "virtualservers/hosts/detail.html", {
+        "host": host, "form": form, "candidates": candidates, "offered": len(offered), "query": text,
+        "shown": min(len(offered), CANDIDATES_SHOWN), **apply_status()})
 
 
 @require_GET
 @role_required(VIEWER)
 def host_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "virtualservers/hosts/list.html", {"hosts": host_rules.hosts(), **apply_status()})
+    """A page of hosts, filtered by part of an address, a real server's or a service's name."""
+    text = filter_text(request)
+    page = Paginator(host_rules.addresses(text), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "virtualservers/hosts/list.html", {
+        "hosts": host_rules.hosts(among=list(page)), "page_obj": page, "query": text,
+        "filter_label": "address, real server or service name", **apply_status()})
 
 
 @require_GET

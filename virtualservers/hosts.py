@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 
 from lbadmin import audit
@@ -115,12 +116,24 @@ class Host:
         return self.count(RealServer.AdminState.ENABLED) > 0
 
 
-def hosts(address: str | None = None) -> list[Host]:
-    """Every host (or the one at `address`), its services in VIP and port order (443
-    before 7575, whatever their names): one query, one Redis round trip."""
+def addresses(text: str = "") -> list[str]:
+    """Every host address in numeric order, or those whose address, a real server name or
+    a service name there contains `text`: the list REAL SERVERS pages through."""
+    rows = RealServer.objects.all()
+    if text:
+        rows = rows.filter(Q(address__icontains=text) | Q(name__icontains=text) | Q(virtual_server__name__icontains=text))
+    return sorted(set(rows.values_list("address", flat=True)), key=_order)
+
+
+def hosts(address: str | None = None, among: list[str] | None = None) -> list[Host]:
+    """Every host (or the one at `address`, or those `among` a page of addresses), its
+    services in VIP and port order (443 before 7575, whatever their names): one query,
+    one Redis round trip."""
     rows = RealServer.objects.select_related("virtual_server")
     if address is not None:
         rows = rows.filter(address=address)
+    if among is not None:
+        rows = rows.filter(address__in=among)
     rows = list(rows)
     orders, urls = {}, {}
     for rs in rows:

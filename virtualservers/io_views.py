@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from lbadmin.http import partial
 from lbadmin.roles import ADMIN, VIEWER, role_required
 
 from . import configio
@@ -21,6 +22,7 @@ from .formats.keepalived import keepalived_report, render_keepalived
 from .formats.lvscf import lvscf_report, render_lvscf
 from .io_forms import TEMPLATES, ImportForm, TemplateForm, UploadForm, file_name, template_of
 from .io_jobs import OPERATIONS, JobRefused, is_current, open_job, run_job, sign_job, template_merge
+from .models import RealServer, VirtualServer
 
 
 # --- downloads ------------------------------------------------------------------------
@@ -41,13 +43,14 @@ def with_notes(text: str, notes: list[str]) -> str:
 @require_GET
 @role_required(VIEWER)
 def config_index(request: HttpRequest) -> HttpResponse:
-    config = configio.read_config()
+    if request.GET.get("part") == "notes":
+        # What each format cannot carry needs the whole configuration read (0.45 s at
+        # 1,000 x 8): it follows the page instead of holding it up.
+        config = configio.read_config()
+        return partial(request, "virtualservers/io/_notes.html",
+                       {"lvscf_notes": lvscf_report(config), "keepalived_notes": keepalived_report(config)})
     return render(request, "virtualservers/io/index.html", {
-        "virtual_count": len(config.virtual_servers),
-        "real_count": sum(len(vs.real_servers) for vs in config.virtual_servers),
-        "lvscf_notes": lvscf_report(config),
-        "keepalived_notes": keepalived_report(config),
-    })
+        "virtual_count": VirtualServer.objects.count(), "real_count": RealServer.objects.count()})
 
 
 @require_GET

@@ -39,10 +39,23 @@ def group_members(director: Director) -> list[Director]:
 def served_by_group(vs: VirtualServer, director: Director) -> bool:
     """A virtual server limited to some directors is served by their whole groups: the
     backup must carry what the primary carries, or a failover would lose the service."""
-    chosen = list(vs.directors.all())
+    return _serves([(d.pk, d.group_id) for d in vs.directors.all()], director)
+
+
+def _serves(chosen: list[tuple[int, int | None]], director: Director) -> bool:
     if not chosen:
         return True
-    return any(d.pk == director.pk or (director.group_id and d.group_id == director.group_id) for d in chosen)
+    return any(pk == director.pk or (director.group_id and group == director.group_id) for pk, group in chosen)
+
+
+def not_served_by(director: Director) -> set[int]:
+    """The ids of the virtual servers `director` does not carry (served_by_group's rule for
+    all of them in one query, without loading them): those limited to other groups."""
+    chosen: dict[int, list[tuple[int, int | None]]] = {}
+    for vs_id, pk, group in VirtualServer.directors.through.objects.values_list(
+            "virtualserver_id", "director_id", "director__group_id"):
+        chosen.setdefault(vs_id, []).append((pk, group))
+    return {vs_id for vs_id, directors in chosen.items() if not _serves(directors, director)}
 
 
 def vips_for(director: Director, interface: str) -> list[Vip]:

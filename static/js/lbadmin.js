@@ -91,3 +91,13 @@ document.addEventListener("DOMContentLoaded", function () {
   if (!window.htmx) return;
   document.querySelectorAll("[data-without-js]").forEach(function (el) { el.remove(); });
 });
+
+// The live table's poll says which version the page shows (monitoring/live_diff.py): the
+// server then answers nothing (204) or only the changed rows, as out-of-band swaps. A
+// panel marked stale sends none, so the answer after a failed poll is the whole panel.
+document.addEventListener("htmx:configRequest", function (event) {
+  var panel = event.detail.elt;
+  if (!panel || panel.id !== "live" || panel.classList.contains("stale")) return;
+  var shown = document.getElementById("live-version");
+  if (shown && shown.dataset.version) event.detail.headers["X-Live-Version"] = shown.dataset.version;
+});

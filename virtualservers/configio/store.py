@@ -26,6 +26,7 @@ database has (none for a new one): a replace import does not forget where a serv
 from __future__ import annotations
 
 import dataclasses
+from functools import lru_cache
 from typing import Callable
 
 from django.core.exceptions import ValidationError
@@ -71,15 +72,17 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+@lru_cache(maxsize=None)
+def _scalar_fields(cls) -> tuple[tuple[str, bool], ...]:
+    """(name, is text) of the dataclass's scalar fields: looked up once, not per row."""
+    return tuple((f.name, f.type == "str") for f in dataclasses.fields(cls)
+                 if f.name not in ("real_servers", "health_check") and f.name not in LINK_FIELDS)
+
+
 def _values(model_obj, cls) -> dict:
     """The dataclass's scalar fields read from a model, blank IPs as ''."""
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.name in ("real_servers", "health_check") or f.name in LINK_FIELDS:
-            continue
-        value = getattr(model_obj, f.name)
-        out[f.name] = _text(value) if f.type == "str" else value
-    return out
+    return {name: _text(getattr(model_obj, name)) if text else getattr(model_obj, name)
+            for name, text in _scalar_fields(cls)}
 
 
 def read_config() -> Config:
@@ -91,7 +94,7 @@ def read_config() -> Config:
     cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
     redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
     servers = []
-    for vs in VirtualServer.objects.order_by("name").prefetch_related("real_servers", "directors"):
+    for vs in VirtualServer.objects.order_by("name").select_related("health_check").prefetch_related("real_servers", "directors"):
         try:
             check = HealthCheckConfig(**_values(vs.health_check, HealthCheckConfig))
         except HealthCheck.DoesNotExist:
