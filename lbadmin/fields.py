@@ -1,4 +1,3 @@
-import functools
 import ipaddress
 from functools import lru_cache
 
