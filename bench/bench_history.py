@@ -65,7 +65,7 @@ def main() -> None:
 
 def build_world():
     from lbadmin.models import Director
-    from tests.metrics_kernel import Dest, Service
+    from bench.fake_kernel import Dest, Service
     from virtualservers.models import RealServer, VirtualServer
 
     vss = VirtualServer.objects.bulk_create(
@@ -86,7 +86,7 @@ def build_world():
 
 def poll(director, kernel) -> None:
     from monitoring import live_poller
-    from tests.metrics_kernel import FakeKernel
+    from bench.fake_kernel import FakeKernel
 
     live_poller.executor_for = lambda d: FakeKernel(kernel)
     live_poller.poll_director(director)
