@@ -61,6 +61,11 @@ def clean_lab_vm(lab_vm: LabVM) -> Iterator[LabVM]:
     if not lab_vm.is_running():  # a test killed it (stop() simulates a dead director)
         lab_vm.start()
     lab_vm.reset()
+    # The reset put the kernel's sysctls back: what this process remembers having set on
+    # the lab's director (by id, which a later test's director may reuse) no longer holds.
+    from virtualservers.reconcile import forget_executors
+
+    forget_executors()
     yield lab_vm
 
 

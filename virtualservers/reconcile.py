@@ -92,6 +92,13 @@ def forget_executor(director_id: int) -> None:
         cached[1].close()
 
 
+def forget_executors() -> None:
+    """Forget every director this process talked to (its connection and what it set there):
+    for when the machines behind the directors were replaced or reset all at once."""
+    for director_id in list(_executors.keys() | _sysctls_set.keys()):
+        forget_executor(director_id)
+
+
 # One run --------------------------------------------------------------------
 
 @dataclass
