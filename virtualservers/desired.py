@@ -14,17 +14,18 @@ The rules (DESIGN.md, "Desired-table rules"):
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
+from lbadmin import validators
 from lbadmin.models import ClusterSettings, Director
 
 from . import ipvs
 from .formats.validate import split_sched_flags
 from .models import RealServer, VirtualServer
 from .slow_start import desired_weight
-from .vrrp_config import served_by_group
+from .vrrp_config import served_by_chosen, served_by_group
 
 IPVS_FORWARDING = {"nat": "masq", "direct": "route", "tunnel": "tunnel"}
 
@@ -39,9 +40,13 @@ class LiveConnections:
 
 
 def service_key(vs: VirtualServer) -> ipvs.ServiceKey:
-    if vs.fwmark:
-        return ipvs.ServiceKey.for_fwmark(vs.fwmark, family=vs.family)
-    return ipvs.ServiceKey(vs.protocol, vs.address, vs.port)
+    return key_of(vs.protocol, vs.address, vs.port, vs.fwmark)
+
+
+def key_of(protocol: str, address: str, port: int, fwmark: int | None) -> ipvs.ServiceKey:
+    if fwmark:
+        return ipvs.ServiceKey.for_fwmark(fwmark, family=validators.family_of(address))
+    return ipvs.ServiceKey(protocol, address, port)
 
 
 def destination_port(vs: VirtualServer, rs_port: int | None, forwarding: str) -> int:
@@ -130,14 +135,17 @@ def desired_table_touched(director: Director, baseline: ipvs.Table, touched: Ite
     the whole table) when the baseline cannot stand for the others: one of them is missing
     from it, or two virtual servers share a key."""
     touched = set(touched)
-    directors = Prefetch("directors", queryset=Director.objects.only("pk", "group_id"))
+    # Rows, not objects: a thousand model instances cost what this whole change should.
+    chosen: dict[int, list[SimpleNamespace]] = {}
+    limits = VirtualServer.directors.through.objects.values_list("virtualserver_id", "director_id", "director__group_id")
+    for vs_id, director_id, group_id in limits:
+        chosen.setdefault(vs_id, []).append(SimpleNamespace(pk=director_id, group_id=group_id))
     others: set[ipvs.ServiceKey] = set()
-    served = (VirtualServer.objects.filter(active=True).only("pk", "address", "port", "protocol", "fwmark")
-              .prefetch_related(directors))
-    for vs in served:
-        if vs.pk in touched or not served_by_group(vs, director):
+    rows = VirtualServer.objects.filter(active=True).values_list("pk", "protocol", "address", "port", "fwmark")
+    for pk, protocol, address, port, fwmark in rows:
+        if pk in touched or not served_by_chosen(chosen.get(pk, ()), director):
             continue
-        key = service_key(vs)
+        key = key_of(protocol, address, port, fwmark)
         if key in others or key not in baseline:
             return None
         others.add(key)

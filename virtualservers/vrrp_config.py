@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -39,7 +40,13 @@ def group_members(director: Director) -> list[Director]:
 def served_by_group(vs: VirtualServer, director: Director) -> bool:
     """A virtual server limited to some directors is served by their whole groups: the
     backup must carry what the primary carries, or a failover would lose the service."""
-    chosen = list(vs.directors.all())
+    return served_by_chosen(vs.directors.all(), director)
+
+
+def served_by_chosen(chosen: Iterable, director: Director) -> bool:
+    """served_by_group from the directors a virtual server is limited to (anything with
+    pk and group_id; none: every director)."""
+    chosen = list(chosen)
     if not chosen:
         return True
     return any(d.pk == director.pk or (director.group_id and d.group_id == director.group_id) for d in chosen)
