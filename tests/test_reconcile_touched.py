@@ -5,6 +5,7 @@ that did not say what it touched must build the whole table. The kernel is ipvs.
 behind an executor (tests/test_reconcile_targeted.py); the lab proves the targeted run
 against a real one (tests/test_lab_targeted.py)."""
 import pytest
+from django.urls import get_resolver
 
 from lbadmin.models import ClusterSettings
 from lbadmin.redis_client import get_redis
@@ -27,6 +28,10 @@ def lb(monkeypatch, redis_url):
     get_redis().flushdb()
     d, other = factories.director(name="lb1"), factories.director(name="lb2")
     fake = SimulatedDirector()
+    # The API's first request would import every view, and with them the modules that bind
+    # executor_for at import (monitoring.live_poller): load them before it is replaced, or
+    # they keep the fake for the rest of the run.
+    get_resolver().url_patterns
     monkeypatch.setattr("virtualservers.reconcile.executor_for", lambda director: fake)
     monkeypatch.setattr("virtualservers.reconcile.ensure_sysctls", lambda *args: "")
     full_builds = []
