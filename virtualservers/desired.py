@@ -14,7 +14,6 @@ The rules (DESIGN.md, "Desired-table rules"):
 """
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 from django.utils import timezone
 
@@ -25,7 +24,7 @@ from . import ipvs
 from .formats.validate import split_sched_flags
 from .models import RealServer, VirtualServer
 from .slow_start import desired_weight
-from .vrrp_config import served_by_chosen, served_by_group
+from .vrrp_config import chosen_directors, served_by_chosen, served_by_group
 
 IPVS_FORWARDING = {"nat": "masq", "direct": "route", "tunnel": "tunnel"}
 
@@ -136,10 +135,7 @@ def desired_table_touched(director: Director, baseline: ipvs.Table, touched: Ite
     from it, or two virtual servers share a key."""
     touched = set(touched)
     # Rows, not objects: a thousand model instances cost what this whole change should.
-    chosen: dict[int, list[SimpleNamespace]] = {}
-    limits = VirtualServer.directors.through.objects.values_list("virtualserver_id", "director_id", "director__group_id")
-    for vs_id, director_id, group_id in limits:
-        chosen.setdefault(vs_id, []).append(SimpleNamespace(pk=director_id, group_id=group_id))
+    chosen = chosen_directors()
     others: set[ipvs.ServiceKey] = set()
     rows = VirtualServer.objects.filter(active=True).values_list("pk", "protocol", "address", "port", "fwmark")
     for pk, protocol, address, port, fwmark in rows:

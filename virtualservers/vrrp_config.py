@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django.db import transaction
 
@@ -43,6 +44,17 @@ def served_by_group(vs: VirtualServer, director: Director) -> bool:
     return served_by_chosen(vs.directors.all(), director)
 
 
+def chosen_directors() -> dict[int, list[SimpleNamespace]]:
+    """Virtual server id -> the directors it is limited to (pk, group_id), for every virtual
+    server at once: one query of rows, where `vs.directors.all()` per virtual server costs
+    a queryset each (about 0.1 s for 1,000)."""
+    chosen: dict[int, list[SimpleNamespace]] = {}
+    limits = VirtualServer.directors.through.objects.values_list("virtualserver_id", "director_id", "director__group_id")
+    for vs_id, director_id, group_id in limits:
+        chosen.setdefault(vs_id, []).append(SimpleNamespace(pk=director_id, group_id=group_id))
+    return chosen
+
+
 def served_by_chosen(chosen: Iterable, director: Director) -> bool:
     """served_by_group from the directors a virtual server is limited to (anything with
     pk and group_id; none: every director)."""
@@ -58,8 +70,10 @@ def vips_for(director: Director, interface: str) -> list[Vip]:
     found: dict[tuple[str, int], Vip] = {}
     nat_in_use = False
     cluster = ClusterSettings.load()
-    for vs in VirtualServer.objects.filter(active=True).prefetch_related("directors").order_by("name"):
-        if not served_by_group(vs, director):
+    chosen = chosen_directors()
+    fields = ("pk", "name", "address", "vip_nmask", "device", "forwarding")
+    for vs in VirtualServer.objects.filter(active=True).only(*fields).order_by("name"):
+        if not served_by_chosen(chosen.get(vs.pk, ()), director):
             continue
         family = ipaddress.ip_address(vs.address).version
         device, label = split_device(vs.device, interface)
