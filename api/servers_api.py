@@ -68,7 +68,7 @@ def get_virtual_server(request, pk: int):
 def change_virtual_server(request, pk: int, payload: virtual.In):
     check_role(request.user, ADMIN)
     vs = get_object_or_404(VirtualServer, pk=pk)
-    return virtual.out(virtual.save(vs, payload, on_saved=lambda o, b: configuration_changed("virtual server edited")))
+    return virtual.out(virtual.save(vs, payload, on_saved=lambda o, b: configuration_changed("virtual server edited", touched=[o.pk])))
 
 
 @router.delete("/virtual-servers/{int:pk}", response=responses(None, WRITE, 204),
@@ -137,7 +137,7 @@ def add_real_server(request, pk: int, payload: real.In):
     check_role(request.user, ADMIN)
     vs = get_object_or_404(VirtualServer, pk=pk)
     return Status(201, real.out(real.save(RealServer(virtual_server=vs), payload,
-                                   on_saved=lambda o, b: configuration_changed("real server saved"))))
+                                   on_saved=lambda o, b: configuration_changed("real server saved", touched=[o.virtual_server_id]))))
 
 
 def _real_server(pk: int) -> RealServer:
@@ -154,7 +154,7 @@ def get_real_server(request, pk: int):
 def change_real_server(request, pk: int, payload: real.In):
     check_role(request.user, ADMIN)
     rs = _real_server(pk)
-    return real.out(real.save(rs, payload, on_saved=lambda o, b: configuration_changed("real server saved")))
+    return real.out(real.save(rs, payload, on_saved=lambda o, b: configuration_changed("real server saved", touched=[o.virtual_server_id])))
 
 
 @router.delete("/real-servers/{int:pk}", response=responses(None, WRITE, 204),

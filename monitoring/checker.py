@@ -242,7 +242,7 @@ class Checker:
             self._ramp_queued[target.vs_id] = time.monotonic()
             vs = VirtualServer.objects.filter(pk=target.vs_id).first()
             if vs is not None:
-                queue_reconciles(vs.target_directors().values_list("pk", flat=True), "slow start")
+                queue_reconciles(vs.target_directors().values_list("pk", flat=True), "slow start", touched=[vs.pk])
 
 
 # --- one per process, started by the tick ------------------------------------------

@@ -43,6 +43,7 @@ def write_transition(rs_id: int, new: str, reason: str, latency_ms: float | None
         alerts_events.record(alerts_events.HEALTH, virtual_server=rs.virtual_server, real_server=rs.name,
                              old_state=old, new_state=new, reason=reason, at=when)
         if rs.virtual_server.active:
-            request_reconciles(rs.virtual_server.target_directors().values_list("pk", flat=True), "health")
+            request_reconciles(rs.virtual_server.target_directors().values_list("pk", flat=True), "health",
+                               touched=[rs.virtual_server_id])
     log.info("real server %s: %s -> %s (%s)", rs, old, new, reason)
     return True

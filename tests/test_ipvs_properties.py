@@ -32,6 +32,16 @@ def test_it_renders_a_parsed_save_to_the_same_text(table):
 
 @PROPERTIES
 @given(tables(thresholds=True), tables(thresholds=True))
+def test_a_render_through_the_cache_of_an_earlier_one_gives_the_same_text(earlier, table):
+    cache: dict = {}
+    render(earlier, cache)
+    mixed = Table({**earlier, **table})  # services kept, changed and added
+    assert render(mixed, cache) == render(mixed)
+    assert set(cache) == set(mixed.values())  # left holding this table's services only
+
+
+@PROPERTIES
+@given(tables(thresholds=True), tables(thresholds=True))
 def test_applying_the_plan_gives_the_desired_table(live, desired):
     commands = plan(live, desired)
     assert simulate(live, commands) == desired

@@ -33,7 +33,7 @@ def set_virtual_active(pk: int, active: bool | None = None) -> VirtualServer:
             vs.active = wanted
             vs.save(update_fields=["active", "updated_at"])
             audit.record("activate" if vs.active else "deactivate", vs, before=before, after=audit.snapshot(vs))
-            configuration_changed("virtual server (de)activated")
+            configuration_changed("virtual server (de)activated", touched=[vs.pk])
     return vs
 
 
@@ -55,21 +55,22 @@ def set_real_server_state(rs_pk: int, action: str | None, *, confirmed: bool,
         rs.set_admin_state(action)
         rs.save(update_fields=["admin_state", "drain_started_at"])
         audit.record(action, rs, before=before, after=audit.snapshot(rs))
-        configuration_changed(f"real server {action}")
+        configuration_changed(f"real server {action}", touched=[rs.virtual_server_id])
     return rs
 
 
 def virtual_server_added(vs: VirtualServer, before: dict | None) -> None:
     """on_saved of a new virtual server: its default check, and the apply."""
     HealthCheck.objects.create(virtual_server=vs)
-    configuration_changed("virtual server added")
+    configuration_changed("virtual server added", touched=[vs.pk])
 
 
 def delete_virtual_server(vs: VirtualServer) -> None:
     with transaction.atomic():
         audit.record("delete", vs, before=audit.snapshot(vs))
+        touched = [vs.pk]  # before delete() clears it
         vs.delete()
-        configuration_changed("virtual server deleted")
+        configuration_changed("virtual server deleted", touched=touched)
 
 
 def delete_real_server(rs: RealServer, *, confirmed: bool) -> None:
@@ -80,4 +81,4 @@ def delete_real_server(rs: RealServer, *, confirmed: bool) -> None:
     with transaction.atomic():
         audit.record("delete", rs, before=audit.snapshot(rs))
         rs.delete()
-        configuration_changed("real server deleted")
+        configuration_changed("real server deleted", touched=[rs.virtual_server_id])

@@ -374,6 +374,10 @@ class ReconcileRequest(models.Model):
     # than outbox.CLAIM_SECONDS belongs to a drainer that died and may be taken again.
     claimed_by = models.CharField(max_length=32, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The ids of the virtual servers the change touched (the reconcile builds the desired
+    # table of those only); NULL: anything may have changed (the whole table is built).
+    # Plain ids, not a relation: a deleted virtual server must still be reconciled away.
+    touched = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -18,11 +18,15 @@ BATCH = 1000
 TRIGGER_LENGTH = ReconcileRequest._meta.get_field("trigger").max_length
 
 
-def record(director_ids: Iterable[int], trigger: str, request_id: str = "") -> None:
-    """Ask for a reconcile of each director, in the caller's transaction."""
+def record(director_ids: Iterable[int], trigger: str, request_id: str = "",
+           touched: Iterable[int] | None = None) -> None:
+    """Ask for a reconcile of each director, in the caller's transaction. `touched`: the
+    virtual servers the change is limited to; None (the safe default) for anything else."""
     now = timezone.now()
+    touched = sorted(set(touched)) if touched is not None else None
     ReconcileRequest.objects.bulk_create([
-        ReconcileRequest(director_id=pk, trigger=trigger[:TRIGGER_LENGTH], request_id=request_id[:64], created_at=now)
+        ReconcileRequest(director_id=pk, trigger=trigger[:TRIGGER_LENGTH], request_id=request_id[:64],
+                         created_at=now, touched=touched)
         for pk in director_ids])
 
 
@@ -73,6 +77,14 @@ def coalesced_trigger(rows: list[ReconcileRequest]) -> str:
         return newest
     suffix = f" +{more}"
     return newest[:TRIGGER_LENGTH - len(suffix)] + suffix
+
+
+def coalesced_touched(rows: list[ReconcileRequest]) -> list[int] | None:
+    """The virtual servers several requests touched: their union, or None (build the whole
+    table) when any of them may have changed anything."""
+    if any(row.touched is None for row in rows):
+        return None
+    return sorted({int(pk) for row in rows for pk in row.touched})
 
 
 def waiting() -> dict[int, int]:

@@ -24,7 +24,7 @@ from lbadmin.models import Director, FailoverRehearsal, RedundancyGroup
 from lbadmin.redis_client import get_redis, note_failure, redis_outage
 
 from . import failover_rehearsal, ipvs, outbox
-from .reconcile import LOCK_TIMEOUT, PENDING_KEY, reconcile_director
+from .reconcile import FROM_QUEUE, LOCK_TIMEOUT, PENDING_KEY, note_touched, reconcile_director
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,15 @@ log = logging.getLogger(__name__)
 TRANSIENT = (ipvs.SSHRefused, ipvs.CommandTimeout)
 
 
-def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> bool:
-    """Queue a reconcile unless one is already pending for this director."""
+def queue_reconcile(director_id: int, trigger: str, request_id: str = "",
+                    touched: Iterable[int] | None = None) -> bool:
+    """Queue a reconcile unless one is already pending for this director. `touched`: the
+    virtual servers the change is limited to (None: anything may have changed). They are
+    added to the director's touched set before the pending mark is tested, so a request
+    coalesced into a pending reconcile still reaches it: that run takes the set as it
+    starts (reconcile.take_pending)."""
     redis = get_redis()
+    note_touched(redis, director_id, touched)
     key = PENDING_KEY.format(director_id)
     if not redis.set(key, trigger, nx=True, ex=LOCK_TIMEOUT):
         return False
@@ -52,12 +58,12 @@ def queue_reconcile(director_id: int, trigger: str, request_id: str = "") -> boo
     return True
 
 
-def queue_reconciles(director_ids: Iterable[int], trigger: str) -> None:
+def queue_reconciles(director_ids: Iterable[int], trigger: str, touched: Iterable[int] | None = None) -> None:
     """For background callers (health transitions, slow start): a Redis outage is logged,
     not raised, because the 30 s sweep catches up once Redis is back."""
     for director_id in director_ids:
         try:
-            queue_reconcile(director_id, trigger)
+            queue_reconcile(director_id, trigger, touched=touched)
         except Exception:
             log.exception("could not queue a reconcile of director %s", director_id)
 
@@ -70,19 +76,22 @@ def _request_id() -> str:
 APPLY_DEFERRED = "Saved and audited; it will be applied when Redis is back"
 
 
-def request_reconciles(director_ids: Iterable[int], trigger: str) -> None:
+def request_reconciles(director_ids: Iterable[int], trigger: str, touched: Iterable[int] | None = None) -> None:
     """A change asks for reconciles: outbox rows in the caller's transaction, sent once it
-    commits. Call it inside the change's transaction.atomic()."""
+    commits. Call it inside the change's transaction.atomic(). `touched`: the ids of the
+    virtual servers a change is limited to (theirs, their real servers', their check's);
+    leave it None for anything that may reach further."""
     director_ids = list(director_ids)
     if not director_ids:
         return
-    outbox.record(director_ids, trigger, _request_id())
+    outbox.record(director_ids, trigger, _request_id(), touched)
     transaction.on_commit(_drain_after_commit)
 
 
-def configuration_changed(reason: str) -> None:
-    """The desired state changed: reconcile every enabled director (through the outbox)."""
-    request_reconciles(Director.objects.filter(enabled=True).values_list("pk", flat=True), reason)
+def configuration_changed(reason: str, touched: Iterable[int] | None = None) -> None:
+    """The desired state changed: reconcile every enabled director (through the outbox);
+    `touched` as in request_reconciles."""
+    request_reconciles(Director.objects.filter(enabled=True).values_list("pk", flat=True), reason, touched)
 
 
 def _drain_after_commit() -> None:
@@ -111,7 +120,8 @@ def drain_outbox() -> int:
     done = 0
     try:
         for director_id, rows in claimed.by_director().items():
-            queue_reconcile(director_id, outbox.coalesced_trigger(rows), rows[-1].request_id)
+            queue_reconcile(director_id, outbox.coalesced_trigger(rows), rows[-1].request_id,
+                            touched=outbox.coalesced_touched(rows))
             outbox.sent(claimed, director_id)
             done += len(rows)
     except Exception as exc:
@@ -128,7 +138,7 @@ def reconcile(self, director_id: int, trigger: str = "change", request_id: str =
         return
     try:
         reconcile_director(director_id, trigger=trigger if not self.request.retries else f"retry {self.request.retries}",
-                           request_id=request_id)
+                           request_id=request_id, touched=FROM_QUEUE)
     except TRANSIENT:
         raise  # retried with backoff (autoretry_for)
     except ipvs.IpvsError:

@@ -111,7 +111,7 @@ def virtual_edit(request: HttpRequest, pk: int) -> HttpResponse:
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=VirtualServerForm, instance=vs, template="virtualservers/virtual_form.html",
                      context={"vs": vs, "tab": "virtual"},
-                     on_saved=lambda o, b: configuration_changed("virtual server edited"),
+                     on_saved=lambda o, b: configuration_changed("virtual server edited", touched=[o.pk]),
                      success_url=lambda o: reverse("virtual_edit", args=[o.pk]))
 
 
@@ -172,7 +172,7 @@ def real_edit(request: HttpRequest, pk: int, rs_pk: int | None = None) -> HttpRe
         check_role(request.user, ADMIN)
     return edit_page(request, form_class=RealServerForm, instance=rs, template="virtualservers/real_form.html",
                      context={"vs": vs, "tab": "real"}, form_kwargs={"virtual_server": vs},
-                     on_saved=lambda o, b: configuration_changed("real server saved"),
+                     on_saved=lambda o, b: configuration_changed("real server saved", touched=[o.virtual_server_id]),
                      success_url=reverse("real_list", args=[vs.pk]))
 
 

@@ -71,11 +71,23 @@ def render_service(service: Service) -> list[str]:
     return lines
 
 
-def render(table: Table) -> str:
-    """The exact text of `ipvsadm -S -n` for this table ("" when empty)."""
+def render(table: Table, cache: dict[Service, list[str]] | None = None) -> str:
+    """The exact text of `ipvsadm -S -n` for this table ("" when empty).
+
+    `cache`: the lines of the services of an earlier render, kept by the caller; a service
+    found there costs a lookup, so a table that changed in one service renders in about
+    that service's time. It is left holding this table's services only."""
     lines: list[str] = []
     for service in table.sorted():
-        lines += render_service(service)
+        rendered = cache.get(service) if cache is not None else None
+        if rendered is None:
+            rendered = render_service(service)
+            if cache is not None:
+                cache[service] = rendered
+        lines += rendered
+    if cache is not None and len(cache) > len(table):
+        for gone in set(cache).difference(table.values()):
+            del cache[gone]
     return "".join(line + "\n" for line in lines)
 
 
