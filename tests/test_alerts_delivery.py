@@ -50,6 +50,15 @@ def deliver_all(now=None) -> list[AlertDelivery]:
     return [alerts_delivery.attempt(pk, later) for pk in alerts_delivery.claim_due(later)]
 
 
+def posted_down_transition(rs):
+    """The one POST a webhook receives for `rs` going down."""
+    with webhook_receiver() as receiver:
+        webhook(receiver.url)
+        write_transition(rs.pk, "down", "refused", None)
+        deliver_all()
+    return receiver.posts[0]
+
+
 def test_a_health_transition_reaches_a_webhook_signed_with_the_destinations_secret(web):
     vs, rs = web
     with webhook_receiver() as receiver:
@@ -70,11 +79,7 @@ def test_a_health_transition_reaches_a_webhook_signed_with_the_destinations_secr
 
 def test_a_signature_made_with_another_secret_does_not_match(web):
     vs, rs = web
-    with webhook_receiver() as receiver:
-        webhook(receiver.url)
-        write_transition(rs.pk, "down", "refused", None)
-        deliver_all()
-    post = receiver.posts[0]
+    post = posted_down_transition(rs)
     forged = hmac.new(b"another-secret-entirely", post.headers["x-lbadmin-timestamp"].encode() + b"." + post.body,
                       hashlib.sha256).hexdigest()
     assert post.headers["x-lbadmin-signature"] != f"sha256={forged}"
@@ -285,11 +290,7 @@ def test_the_readmes_verify_function_accepts_a_delivered_webhook_and_refuses_a_c
     exec(code, namespace)
     verify = namespace["verify"]
     vs, rs = web
-    with webhook_receiver() as receiver:
-        webhook(receiver.url)
-        write_transition(rs.pk, "down", "refused", None)
-        deliver_all()
-    post = receiver.posts[0]
+    post = posted_down_transition(rs)
     stamp, signature = post.headers["x-lbadmin-timestamp"], post.headers["x-lbadmin-signature"]
     assert verify(SECRET.encode(), post.body, stamp, signature)
     assert not verify(SECRET.encode(), post.body.replace(b"down", b"up!!"), stamp, signature)
