@@ -8,13 +8,14 @@
 (a small C program, compiled here with gcc, forks one child per target; each connects,
 closes and sleeps its interval), all children's CPU counted.
 --all: one run of everything, ending in the ratios line: TCP at --targets, the same
-system calls in a bare loop (the kernel's floor), HTTP at --http-targets, TCP at
---many-targets (must keep up on one core), nanny, keepalived, detection latency.
+system calls in a bare loop (the kernel's floor), HTTP at --http-targets (default: as
+many as TCP, so both run at the same rate), TCP at --many-targets (must keep up on one
+core), nanny, keepalived, detection latency.
 --baseline keepalived: Debian's keepalived with a TCP_CHECK per target (checker process
 only); it needs the kernel's IPVS, and says so when it cannot start.
 
-The servers run in a separate process (so their CPU is not counted) and listen on every
-address; each target is a loopback address of its own (127.1.x.y), so no two targets
+The servers are a small C program in a separate process (so their CPU is not counted)
+and listen on every address; each target is a loopback address of its own (127.1.x.y), so no two targets
 share a probe (the Scheduler runs identical checks once). The checker runs the real
 Scheduler with spread start times, and the CPU of this process over the
 measured window is divided by the wall time of that window.
@@ -45,21 +46,6 @@ PORTS = 50
 HTTP_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: close\r\n\r\nWelcome to Outlook.."
 
 
-class Answer(asyncio.Protocol):
-    """HTTP: answer the request, then close."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        if b"\r\n\r\n" in data:
-            self.transport.write(HTTP_REPLY)
-            self.transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        pass
-
-
 def listeners(count: int) -> list[socket.socket]:
     """Listening sockets on every address, so each target can be its own loopback address
     (127.1.x.y: the kernel routes all of 127/8 to lo) and no two targets share a check."""
@@ -74,47 +60,59 @@ def listeners(count: int) -> list[socket.socket]:
 
 
 def serve(http: bool, ready: multiprocessing.Queue) -> None:
+    """The targets' servers, in C and in a process of their own (their CPU is not the
+    checker's): a Python server could not keep up with thousands of connects a second on
+    a busy 2-core machine, and the SYNs it left in full accept queues came back a second
+    later, as if the checker were slow. TCP: accept and close at once. HTTP: read the
+    request, answer HTTP_REPLY, close."""
     socks = listeners(PORTS)
     ready.put([sock.getsockname()[1] for sock in socks])
-    if http:
-        async def main() -> None:
-            loop = asyncio.get_running_loop()
-            for sock in socks:
-                await loop.create_server(Answer, sock=sock, backlog=4096)
-            await asyncio.Event().wait()
-
-        asyncio.run(main())
-        return
-    # TCP: accept and drop at once, in C (ACCEPT_C): a Python accept loop could not keep
-    # up with 10,000 connects a second on a busy 2-core machine, and the SYNs it left
-    # in full accept queues came back a second later, as if the checker were slow.
     with tempfile.TemporaryDirectory() as work:
-        binary = compile_c(work, "accept", ACCEPT_C)
+        binary = compile_c(work, "answer", ANSWER_C)
         for sock in socks:
             sock.set_inheritable(True)
-        os.execv(binary, [binary, *(str(sock.fileno()) for sock in socks)])
+        reply = HTTP_REPLY.decode() if http else ""
+        os.execv(binary, [binary, reply, *(str(sock.fileno()) for sock in socks)])
 
 
-ACCEPT_C = r"""
+ANSWER_C = r"""
 #define _GNU_SOURCE
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* usage: accept FD...; accepts on every listening fd and closes at once */
+/* usage: answer REPLY FD...; accepts on every listening fd. REPLY empty: close at once;
+   otherwise read the request (one read: a check's request is a few hundred bytes),
+   write REPLY and close. */
+#define LISTENING ((uint64_t)1 << 32)
 int main(int argc, char **argv) {
+    const char *reply = argv[1];
+    size_t reply_length = strlen(reply);
     int ep = epoll_create1(0);
-    for (int i = 1; i < argc; i++) {
-        struct epoll_event e = {.events = EPOLLIN, .data.fd = atoi(argv[i])};
-        epoll_ctl(ep, EPOLL_CTL_ADD, e.data.fd, &e);
+    for (int i = 2; i < argc; i++) {
+        struct epoll_event e = {.events = EPOLLIN, .data.u64 = LISTENING | (uint32_t)atoi(argv[i])};
+        epoll_ctl(ep, EPOLL_CTL_ADD, atoi(argv[i]), &e);
     }
-    struct epoll_event ready[64];
+    struct epoll_event ready[256];
+    char buffer[4096];
     for (;;) {
-        int n = epoll_wait(ep, ready, 64, -1);
+        int n = epoll_wait(ep, ready, 256, -1);
         for (int i = 0; i < n; i++) {
-            int c;
-            while ((c = accept4(ready[i].data.fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) close(c);
+            int fd = (int)(uint32_t)ready[i].data.u64, c;
+            if (!(ready[i].data.u64 & LISTENING)) {
+                ssize_t got = read(fd, buffer, sizeof buffer);
+                if (got > 0 && write(fd, reply, reply_length) < 0) { /* the checker gave up */ }
+                close(fd);
+                continue;
+            }
+            while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+                if (!reply_length) { close(c); continue; }
+                struct epoll_event e = {.events = EPOLLIN, .data.u64 = (uint32_t)c};
+                epoll_ctl(ep, EPOLL_CTL_ADD, c, &e);
+            }
         }
     }
 }
@@ -430,7 +428,9 @@ def main() -> None:
                         help="measure detection latency with the real checker instead (needs redis-server)")
     parser.add_argument("--baseline", choices=("nanny", "keepalived"),
                         help="measure a baseline on the same targets instead of lbadmin's checker")
-    parser.add_argument("--http-targets", type=int, default=1000, help="for --all: the HTTP run's targets")
+    parser.add_argument("--http-targets", type=int,
+                        help="for --all: the HTTP run's targets (default: --targets, so both run at the same rate: "
+                             "a check's share of the loop's wake-ups depends on the rate)")
     parser.add_argument("--many-targets", type=int, default=20000,
                         help="for --all: the TCP run that must keep up on one core")
     args = parser.parse_args()
@@ -452,7 +452,7 @@ def main() -> None:
         if args.all:
             ours = asyncio.run(measure(ports, run(kind="tcp")))
             floor = syscall_floor(ports, args)
-            web = asyncio.run(measure(ports_of(True), run(kind="http", targets=args.http_targets)))
+            web = asyncio.run(measure(ports_of(True), run(kind="http", targets=args.http_targets or args.targets)))
             many = asyncio.run(measure(ports, run(kind="tcp", targets=args.many_targets)))
             nanny = nanny_baseline(ports, args)
             keepalived_baseline(ports, args)

@@ -42,6 +42,11 @@ from .spec import CheckResult, CheckSpec
 log = logging.getLogger(__name__)
 
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
+# Bound once: start_to runs thousands of times a second, and module attribute lookups
+# there were a measurable part of a check's own cost.
+_SOL_SOCKET, _SO_LINGER, _EINPROGRESS, _EPOLLOUT = socket.SOL_SOCKET, socket.SO_LINGER, errno.EINPROGRESS, select.EPOLLOUT
+_new_socket = _socket.socket
+_clock = time.perf_counter  # one clock for latencies and deadlines: one call per check
 _FAILED = select.EPOLLERR | select.EPOLLHUP
 _CONNECTED = "connected"
 
@@ -101,10 +106,11 @@ class ConnectProber:
         self._epoll = select.epoll()
         # by fd: (key, socket, timeout, perf_counter at start)
         self._pending: dict[int, tuple[Hashable, object, float, float]] = {}
-        # by timeout: (deadline in time.monotonic, fd, the pending entry), oldest first
+        # by timeout: (deadline in _clock, fd, the pending entry), oldest first
         self._deadlines: dict[float, deque[tuple[float, int, tuple]]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._register = self._epoll.register
         self._loop.add_reader(self._epoll.fileno(), self._on_ready)
 
     def __len__(self) -> int:
@@ -120,16 +126,16 @@ class ConnectProber:
                  http: tuple[CheckSpec, tuple[bytes, tuple[tuple[int, int], ...]]] | None = None) -> None:
         """Begin one connect to an address probe_address() gave; with `http` (the spec
         and its http_exchange()), an HTTP check over it."""
-        started = time.perf_counter()
+        started = _clock()
         try:
             # The C type without socket.py's wrapper, non-blocking from birth: less per check.
-            sock = _socket.socket(family, _NONBLOCKING_STREAM)
+            sock = _new_socket(family, _NONBLOCKING_STREAM)
         except OSError as exc:  # out of file descriptors, say
             self._finish(key, started, False, describe_error(exc))
             return
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_ABORT)
+        sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _LINGER_ABORT)
         error = sock.connect_ex(sockaddr)
-        if error != errno.EINPROGRESS and (error or http is None):
+        if error != _EINPROGRESS and (error or http is None):
             sock.close()
             reason = describe_error(OSError(error, os.strerror(error))) if error else _CONNECTED
             self._finish(key, started, not error, reason)
@@ -137,8 +143,8 @@ class ConnectProber:
         fd = sock.fileno()
         pending = (key, sock, timeout, started) if http is None else _Exchange(key, sock, timeout, started, *http)
         self._pending[fd] = pending
-        self._epoll.register(fd, select.EPOLLOUT)
-        deadline = time.monotonic() + timeout
+        self._register(fd, _EPOLLOUT)
+        deadline = started + timeout
         queue = self._deadlines.get(timeout)
         if queue is None:
             queue = self._deadlines[timeout] = deque()
@@ -175,7 +181,7 @@ class ConnectProber:
             if error:
                 self._finish(key, started, False, describe_error(OSError(error, os.strerror(error))))
             else:
-                self._on_result(key, CheckResult(True, round((time.perf_counter() - started) * 1000.0, 3), _CONNECTED))
+                self._on_result(key, CheckResult(True, round((_clock() - started) * 1000.0, 3), _CONNECTED))
 
     def _exchange_ready(self, fd: int, events: int, exchange: _Exchange) -> None:
         """One step of an HTTP check: connected (send the request), or data to read."""
@@ -214,11 +220,11 @@ class ConnectProber:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = when
-        self._timer = self._loop.call_later(max(0.0, when - time.monotonic()), self._expire)
+        self._timer = self._loop.call_later(max(0.0, when - _clock()), self._expire)
 
     def _expire(self) -> None:
         self._timer = None
-        now = time.monotonic()
+        now = _clock()
         pending_by_fd = self._pending
         earliest = None
         for queue in self._deadlines.values():
@@ -243,5 +249,5 @@ class ConnectProber:
             self._arm(earliest)
 
     def _finish(self, key: Hashable, started: float, ok: bool, reason: str) -> None:
-        latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        latency_ms = round((_clock() - started) * 1000.0, 3)
         self._on_result(key, CheckResult(ok, latency_ms, reason))
