@@ -292,3 +292,51 @@ def test_the_scheduler_runs_again_after_stop_and_retries_the_checks_it_abandoned
     scheduler = asyncio.run(scenario())
     assert [r.reason for r in seen] == ["timed out after 0.3 s connecting"]
     assert scheduler.stats.started == 2
+
+
+def test_the_connect_prober_reuses_its_sockets_and_every_connection_still_ends_in_a_reset(
+    servers: ServerLoop, unresponsive_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check's socket is reset (connect to AF_UNSPEC) and kept for the next check: the
+    servers must still see each connection end in an RST, never a FIN or an idle socket,
+    and results must not leak from one check into the next (refused, timed out, IPv6)."""
+    from monitoring.checks import connect_prober
+
+    created: list[int] = []
+    real_socket = connect_prober._new_socket
+    monkeypatch.setattr(connect_prober, "_new_socket", lambda family, kind: created.append(family) or real_socket(family, kind))
+    ends: list[str] = []
+
+    async def record_the_end(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            ends.append("FIN" if await reader.read() == b"" else "data")
+        except ConnectionResetError:
+            ends.append("RST")
+
+    up = tcp(servers.tcp(record_the_end))
+    up6 = CheckSpec("tcp", host="::1", port=servers.tcp(record_the_end, host="::1"), timeout=2)
+    refused = tcp(closed_port())
+    silent = tcp(unresponsive_port, timeout=0.2)
+    sequence = [up, up, refused, up, up6, up6, silent, up, refused, up] * 3
+
+    async def one_by_one() -> list[str]:
+        prober = ConnectProber(lambda key, result: done.set_result(result))
+        reasons = []
+        for spec in sequence:
+            done: asyncio.Future[CheckResult] = asyncio.get_running_loop().create_future()
+            prober.start(spec, spec)
+            reasons.append((await asyncio.wait_for(done, 2)).reason)
+        prober.close()
+        return reasons
+
+    reasons = asyncio.run(one_by_one())
+    expected = {up: "connected", up6: "connected", refused: "connection refused",
+                silent: "timed out after 0.2 s connecting"}
+    assert reasons == [expected[spec] for spec in sequence]
+    deadline = time.monotonic() + 2
+    connected = sum(spec in (up, up6) for spec in sequence)
+    while len(ends) < connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ends == ["RST"] * connected
+    # New sockets only at the start and after each timeout (a timed-out socket is closed).
+    assert len(created) < len(sequence) / 3, created
