@@ -48,21 +48,19 @@ def _values(model_obj, cls) -> dict:
             for name, text in _scalar_fields(cls)}
 
 
-def _rows(queryset, cls, *keys: str) -> list[tuple]:
-    """(the `keys` columns..., the dataclass's fields as a dict) per row of `queryset`:
-    the same dict as _values() of the row's instance, without making the instance."""
+def _rows(queryset, key: str, cls) -> list[tuple]:
+    """(the `key` column, [the dataclass's fields in its order]) per row of `queryset`:
+    the fields as _values() reads them from the row's instance, without making the
+    instance. Only a nullable text column can hold a non-text value (NULL: a blank IP);
+    the others come from the database as text."""
     fields = _scalar_fields(cls)
-    names = tuple(name for name, _ in fields)
-    texts = tuple(name for name, text in fields if text)
-    width = len(keys)
+    nullable = [index for index, (name, text) in enumerate(fields)
+                if text and queryset.model._meta.get_field(name).null]
     rows = []
-    for row in queryset.values_list(*keys, *names):
-        values = dict(zip(names, row[width:]))
-        for name in texts:
-            value = values[name]
-            if value is None or type(value) is not str:
-                values[name] = _text(value)
-        rows.append((*row[:width], values))
+    for row_key, *values in queryset.values_list(key, *(name for name, _ in fields)):
+        for index in nullable:
+            values[index] = _text(values[index])
+        rows.append((row_key, values))
     return rows
 
 
@@ -72,16 +70,20 @@ def real_servers_by_virtual() -> dict[int, list[RealServerConfig]]:
     for any page that needs the whole table of real servers."""
     grouped: dict[int, list[RealServerConfig]] = defaultdict(list)
     # No ORDER BY: the model's default orders by the virtual server's name, a join.
-    for vs_id, values in _rows(RealServer.objects.order_by(), RealServerConfig, "virtual_server_id"):
-        grouped[vs_id].append(RealServerConfig(**values))
+    for vs_id, values in _rows(RealServer.objects.order_by(), "virtual_server_id", RealServerConfig):
+        grouped[vs_id].append(RealServerConfig(*values))
     for servers in grouped.values():
-        servers.sort(key=lambda rs: rs.name)
+        servers.sort(key=_by_name)
     return dict(grouped)
 
 
+def _by_name(rs: RealServerConfig) -> str:
+    return rs.name
+
+
 def _health_checks() -> dict[int, HealthCheckConfig]:
-    return {vs_id: HealthCheckConfig(**values)
-            for vs_id, values in _rows(HealthCheck.objects.order_by(), HealthCheckConfig, "virtual_server_id")}
+    return {vs_id: HealthCheckConfig(*values)
+            for vs_id, values in _rows(HealthCheck.objects.order_by(), "virtual_server_id", HealthCheckConfig)}
 
 
 def _director_names() -> dict[int, list[str]]:
@@ -105,9 +107,11 @@ def read_config() -> Config:
     # Unsaved defaults when a singleton was never saved: reading must not write.
     cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
     redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
-    virtual = _rows(VirtualServer.objects.order_by("name"), VirtualServerConfig, "pk")
+    virtual = _rows(VirtualServer.objects.order_by("name"), "pk", VirtualServerConfig)
     real, checks, directors = real_servers_by_virtual(), _health_checks(), _director_names()
-    servers = [VirtualServerConfig(**values, directors=directors.get(pk, []), real_servers=real.get(pk, []),
+    # The columns by position, the links and nested parts by name: were a column ever
+    # declared after them, the call would fail ("multiple values"), not shift the fields.
+    servers = [VirtualServerConfig(*values, directors=directors.get(pk, []), real_servers=real.get(pk, []),
                                    health_check=checks.get(pk) or HealthCheckConfig())
                for pk, values in virtual]
     return Config(cluster=cluster, redundancy=redundancy, virtual_servers=servers)

@@ -15,11 +15,16 @@ those directors exist is for the installation that restores the document to deci
 from __future__ import annotations
 
 import dataclasses
+import json
+from functools import lru_cache
+from operator import attrgetter
 
 from .config import (
     ClusterConfig,
     Config,
     ConfigError,
+    LINK_FIELDS,
+    NESTED_FIELDS,
     HealthCheckConfig,
     RealServerConfig,
     RedundancyConfig,
@@ -55,6 +60,89 @@ def to_json(config: Config) -> dict:
             for vs in config.virtual_servers
         ],
     }
+
+
+# --- the document as text -------------------------------------------------------------
+#
+# json.dumps(..., indent=2) encodes in pure Python (only the compact form has a C
+# encoder): 0.15 s for a backup of 1,000 x 8. to_text() writes the same bytes from
+# templates, one per kind of object with its keys and indentation in place, and encodes
+# every value of the document in ONE call of the C encoder.
+
+_INDENT = "  "
+# Between the values of the one encoding call: a NUL never appears in encoded JSON (a
+# string's control characters are escaped), so splitting on it gives each value back.
+_CUT = "\x00"
+_VALUES = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(_CUT, ":"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    """How indent=2 writes one kind of object at one depth: a %-template with a %s for
+    each field in the dataclass's order, and the fields whose values are encoded (the
+    nested parts and links come as text of their own)."""
+
+    fields: tuple[str, ...]
+    values: tuple[str, ...]
+    template: str
+
+    @property
+    def read(self):
+        return attrgetter(*self.values)
+
+
+@lru_cache(maxsize=None)
+def _shape(cls, depth: int) -> _Shape:
+    fields = tuple(f.name for f in dataclasses.fields(cls))
+    inner = "\n" + _INDENT * (depth + 1)
+    keys = [json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in fields]
+    template = "{" + ",".join(f"{inner}{key}: %s" for key in keys) + "\n" + _INDENT * depth + "}"
+    return _Shape(fields, tuple(n for n in fields if n not in NESTED_FIELDS and n not in LINK_FIELDS), template)
+
+
+def _array(items: list[str], depth: int) -> str:
+    """A JSON array of items already written, as indent=2 writes it at `depth`."""
+    if not items:
+        return "[]"
+    inner = "\n" + _INDENT * (depth + 1)
+    return "[" + inner + ("," + inner).join(items) + "\n" + _INDENT * depth + "]"
+
+
+def to_text(config: Config) -> str:
+    """The document of to_json(config) as json.dumps(..., indent=2, ensure_ascii=False)
+    writes it, byte for byte, with a final newline."""
+    cluster, redundancy = _shape(ClusterConfig, 1), _shape(RedundancyConfig, 1)
+    virtual, real, check = _shape(VirtualServerConfig, 2), _shape(RealServerConfig, 4), _shape(HealthCheckConfig, 3)
+    read_virtual, read_real, read_check = virtual.read, real.read, check.read
+    values = [*cluster.read(config.cluster), *redundancy.read(config.redundancy)]
+    for vs in config.virtual_servers:
+        values.extend(read_virtual(vs))
+        values.extend(vs.directors)
+        for rs in vs.real_servers:
+            values.extend(read_real(rs))
+        values.extend(read_check(vs.health_check))
+    encoded = _VALUES.encode(values)[1:-1].split(_CUT)
+    at = 0
+
+    def take(count: int) -> list[str]:
+        nonlocal at
+        at += count
+        return encoded[at - count:at]
+
+    def fill(shape: _Shape) -> str:  # an object without nested parts: its values are its fields
+        return shape.template % tuple(take(len(shape.values)))
+
+    top = [("format", json.dumps(FORMAT, ensure_ascii=False)), ("version", json.dumps(VERSION)),
+           ("cluster", fill(cluster)), ("redundancy", fill(redundancy))]
+    servers = []
+    for vs in config.virtual_servers:
+        # In the order the values were listed: its own, its directors, its real servers, its check.
+        own = take(len(virtual.values))
+        by_name = dict(zip(virtual.values, own), directors=_array(take(len(vs.directors)), 3),
+                       real_servers=_array([fill(real) for _ in vs.real_servers], 3), health_check=fill(check))
+        servers.append(virtual.template % tuple(by_name[name] for name in virtual.fields))
+    top.append(("virtual_servers", _array(servers, 1)))
+    return "{\n" + ",\n".join(f"{_INDENT}{json.dumps(key)}: {text}" for key, text in top) + "\n}\n"
 
 
 def _expect_dict(value, path: tuple) -> dict:
