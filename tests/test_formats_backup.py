@@ -66,7 +66,7 @@ def _every_text_field(config: Config, text: str) -> Config:
 
 
 @settings(max_examples=50, deadline=None)
-@given(configs(), st.text())
+@given(configs(), st.text() | st.sampled_from(["%s", "%(name)s %% %d", "\x00", '"\\\n']))
 def test_to_text_escapes_any_text_as_json_dumps_does(config, text):
     # Quotes, backslashes, control characters (NUL too), non-ASCII, lone surrogates, %.
     config = _every_text_field(config, text)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from functools import lru_cache
+from operator import attrgetter
+from typing import Iterator
 
 from lbadmin.models import ClusterSettings, RedundancySettings
 
@@ -48,7 +50,7 @@ def _values(model_obj, cls) -> dict:
             for name, text in _scalar_fields(cls)}
 
 
-def _rows(queryset, key: str, cls) -> list[tuple]:
+def _rows(queryset, key: str, cls) -> Iterator[tuple]:
     """(the `key` column, [the dataclass's fields in its order]) per row of `queryset`:
     the fields as _values() reads them from the row's instance, without making the
     instance. Only a nullable text column can hold a non-text value (NULL: a blank IP);
@@ -56,12 +58,10 @@ def _rows(queryset, key: str, cls) -> list[tuple]:
     fields = _scalar_fields(cls)
     nullable = [index for index, (name, text) in enumerate(fields)
                 if text and queryset.model._meta.get_field(name).null]
-    rows = []
     for row_key, *values in queryset.values_list(key, *(name for name, _ in fields)):
         for index in nullable:
             values[index] = _text(values[index])
-        rows.append((row_key, values))
-    return rows
+        yield row_key, values
 
 
 def real_servers_by_virtual() -> dict[int, list[RealServerConfig]]:
@@ -72,13 +72,10 @@ def real_servers_by_virtual() -> dict[int, list[RealServerConfig]]:
     # No ORDER BY: the model's default orders by the virtual server's name, a join.
     for vs_id, values in _rows(RealServer.objects.order_by(), "virtual_server_id", RealServerConfig):
         grouped[vs_id].append(RealServerConfig(*values))
+    by_name = attrgetter("name")
     for servers in grouped.values():
-        servers.sort(key=_by_name)
+        servers.sort(key=by_name)
     return dict(grouped)
-
-
-def _by_name(rs: RealServerConfig) -> str:
-    return rs.name
 
 
 def _health_checks() -> dict[int, HealthCheckConfig]:

@@ -18,13 +18,12 @@ import dataclasses
 import json
 from functools import lru_cache
 from operator import attrgetter
+from typing import Callable
 
 from .config import (
     ClusterConfig,
     Config,
     ConfigError,
-    LINK_FIELDS,
-    NESTED_FIELDS,
     HealthCheckConfig,
     RealServerConfig,
     RedundancyConfig,
@@ -76,28 +75,18 @@ _CUT = "\x00"
 _VALUES = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(_CUT, ":"))
 
 
-@dataclasses.dataclass(frozen=True)
-class _Shape:
-    """How indent=2 writes one kind of object at one depth: a %-template with a %s for
-    each field in the dataclass's order, and the fields whose values are encoded (the
-    nested parts and links come as text of their own)."""
-
-    fields: tuple[str, ...]
-    values: tuple[str, ...]
-    template: str
-
-    @property
-    def read(self):
-        return attrgetter(*self.values)
+def _key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False).replace("%", "%%")
 
 
-@lru_cache(maxsize=None)
-def _shape(cls, depth: int) -> _Shape:
-    fields = tuple(f.name for f in dataclasses.fields(cls))
+def _object(texts: list[tuple[str, str]], depth: int) -> str:
+    """A JSON object of (name, text already written) as indent=2 writes it at `depth`."""
+    return "{" + _members(texts, depth) + "\n" + _INDENT * depth + "}"
+
+
+def _members(texts: list[tuple[str, str]], depth: int) -> str:
     inner = "\n" + _INDENT * (depth + 1)
-    keys = [json.dumps(name, ensure_ascii=False).replace("%", "%%") for name in fields]
-    template = "{" + ",".join(f"{inner}{key}: %s" for key in keys) + "\n" + _INDENT * depth + "}"
-    return _Shape(fields, tuple(n for n in fields if n not in NESTED_FIELDS and n not in LINK_FIELDS), template)
+    return ",".join(f"{inner}{_key(name)}: {text}" for name, text in texts)
 
 
 def _array(items: list[str], depth: int) -> str:
@@ -108,41 +97,100 @@ def _array(items: list[str], depth: int) -> str:
     return "[" + inner + ("," + inner).join(items) + "\n" + _INDENT * depth + "]"
 
 
+@lru_cache(maxsize=None)
+def _names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+@lru_cache(maxsize=None)
+def _flat(cls, depth: int) -> tuple[Callable, str]:
+    """(what reads a flat object's values as a tuple, its %-template at `depth`)."""
+    names = _names(cls)
+    read = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
+    return read, _object([(name, "%s") for name in names], depth)
+
+
+@lru_cache(maxsize=4096)
+def _virtual_template(directors: int, reals: int) -> str:
+    """A virtual server's %-template, with so many directors and real servers: a %s for
+    each value, in the order _virtual_values() lists them (the dataclass's)."""
+    nested = dict(zip(_VIRTUAL_PARTS, (_array(["%s"] * directors, 3), _array([_flat(RealServerConfig, 4)[1]] * reals, 3),
+                                        _flat(HealthCheckConfig, 3)[1])))
+    return _object([(name, nested.get(name, "%s")) for name in _names(VirtualServerConfig)], 2)
+
+
+# A virtual server's parts that are not one value each: written by _virtual_template.
+_VIRTUAL_PARTS = ("directors", "real_servers", "health_check")
+
+
+@lru_cache(maxsize=None)
+def _virtual_steps() -> tuple[tuple[str, Callable | None], ...]:
+    """How _virtual_values() lists a virtual server's values: its fields in the
+    dataclass's order, a run of single values read by one attrgetter."""
+    steps: list[tuple[str, Callable | None]] = []
+    run: list[str] = []
+    for name in (*_names(VirtualServerConfig), None):
+        if name is not None and name not in _VIRTUAL_PARTS:
+            run.append(name)
+            continue
+        if run:
+            steps.append(("values", attrgetter(*run) if len(run) > 1 else (lambda obj, n=run[0]: (getattr(obj, n),))))
+            run = []
+        if name is not None:
+            steps.append((name, None))
+    return tuple(steps)
+
+
+def _virtual_values(vs: VirtualServerConfig, values: list) -> None:
+    """A virtual server's values, nested ones included, in the dataclass's order."""
+    read_real, read_check = _flat(RealServerConfig, 4)[0], _flat(HealthCheckConfig, 3)[0]
+    for step, read in _virtual_steps():
+        if read is not None:
+            values.extend(read(vs))
+        elif step == "directors":
+            values.extend(vs.directors)
+        elif step == "real_servers":
+            for rs in vs.real_servers:
+                values.extend(read_real(rs))
+        elif step == "health_check":
+            values.extend(read_check(vs.health_check))
+
+
 def to_text(config: Config) -> str:
     """The document of to_json(config) as json.dumps(..., indent=2, ensure_ascii=False)
     writes it, byte for byte, with a final newline."""
-    cluster, redundancy = _shape(ClusterConfig, 1), _shape(RedundancyConfig, 1)
-    virtual, real, check = _shape(VirtualServerConfig, 2), _shape(RealServerConfig, 4), _shape(HealthCheckConfig, 3)
-    read_virtual, read_real, read_check = virtual.read, real.read, check.read
-    values = [*cluster.read(config.cluster), *redundancy.read(config.redundancy)]
+    (read_cluster, cluster), (read_redundancy, redundancy) = _flat(ClusterConfig, 1), _flat(RedundancyConfig, 1)
+    values = [*read_cluster(config.cluster), *read_redundancy(config.redundancy)]
     for vs in config.virtual_servers:
-        values.extend(read_virtual(vs))
-        values.extend(vs.directors)
-        for rs in vs.real_servers:
-            values.extend(read_real(rs))
-        values.extend(read_check(vs.health_check))
-    encoded = _VALUES.encode(values)[1:-1].split(_CUT)
+        _virtual_values(vs, values)
+    encoded = _VALUES.encode(values).split(_CUT)
+    encoded[0], encoded[-1] = encoded[0][1:], encoded[-1][:-1]  # the list's brackets
     at = 0
 
-    def take(count: int) -> list[str]:
+    def fill(template: str, count: int) -> str:
         nonlocal at
         at += count
-        return encoded[at - count:at]
+        return template % tuple(encoded[at - count:at])
 
-    def fill(shape: _Shape) -> str:  # an object without nested parts: its values are its fields
-        return shape.template % tuple(take(len(shape.values)))
-
-    top = [("format", json.dumps(FORMAT, ensure_ascii=False)), ("version", json.dumps(VERSION)),
-           ("cluster", fill(cluster)), ("redundancy", fill(redundancy))]
-    servers = []
+    head = [("format", json.dumps(FORMAT, ensure_ascii=False)), ("version", json.dumps(VERSION)),
+            ("cluster", fill(cluster, len(_names(ClusterConfig)))),
+            ("redundancy", fill(redundancy, len(_names(RedundancyConfig)))), ("virtual_servers", "")]
+    before, after = "{" + _members(head, 0), "\n}\n"
+    if not config.virtual_servers:
+        return before + "[]" + after
+    # One join of the whole text: each copy of a text of megabytes costs as much as its writing.
+    virtual_values = sum(name not in _VIRTUAL_PARTS for name in _names(VirtualServerConfig))
+    per_real, per_check = len(_names(RealServerConfig)), len(_names(HealthCheckConfig))
+    parts = [before, "["]
+    between = "\n" + _INDENT * 2
     for vs in config.virtual_servers:
-        # In the order the values were listed: its own, its directors, its real servers, its check.
-        own = take(len(virtual.values))
-        by_name = dict(zip(virtual.values, own), directors=_array(take(len(vs.directors)), 3),
-                       real_servers=_array([fill(real) for _ in vs.real_servers], 3), health_check=fill(check))
-        servers.append(virtual.template % tuple(by_name[name] for name in virtual.fields))
-    top.append(("virtual_servers", _array(servers, 1)))
-    return "{\n" + ",\n".join(f"{_INDENT}{json.dumps(key)}: {text}" for key, text in top) + "\n}\n"
+        parts.append(between)
+        parts.append(fill(_virtual_template(len(vs.directors), len(vs.real_servers)),
+                          virtual_values + len(vs.directors) + per_real * len(vs.real_servers) + per_check))
+        between = ",\n" + _INDENT * 2
+    parts.append("\n" + _INDENT + "]")
+    parts.append(after)
+    return "".join(parts)
 
 
 def _expect_dict(value, path: tuple) -> dict:
