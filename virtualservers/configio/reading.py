@@ -104,7 +104,8 @@ def read_config() -> Config:
     # Unsaved defaults when a singleton was never saved: reading must not write.
     cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
     redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
-    virtual = _rows(VirtualServer.objects.order_by("name"), "pk", VirtualServerConfig)
+    # The virtual servers first, then what hangs from them, in the instance reading's order.
+    virtual = list(_rows(VirtualServer.objects.order_by("name"), "pk", VirtualServerConfig))
     real, checks, directors = real_servers_by_virtual(), _health_checks(), _director_names()
     # The columns by position, the links and nested parts by name: were a column ever
     # declared after them, the call would fail ("multiple values"), not shift the fields.

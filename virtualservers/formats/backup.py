@@ -110,6 +110,10 @@ def _flat(cls, depth: int) -> tuple[Callable, str]:
     return read, _object([(name, "%s") for name in names], depth)
 
 
+# A virtual server's parts that are not one value each: written by _virtual_template.
+_VIRTUAL_PARTS = ("directors", "real_servers", "health_check")
+
+
 @lru_cache(maxsize=4096)
 def _virtual_template(directors: int, reals: int) -> str:
     """A virtual server's %-template, with so many directors and real servers: a %s for
@@ -117,10 +121,6 @@ def _virtual_template(directors: int, reals: int) -> str:
     nested = dict(zip(_VIRTUAL_PARTS, (_array(["%s"] * directors, 3), _array([_flat(RealServerConfig, 4)[1]] * reals, 3),
                                         _flat(HealthCheckConfig, 3)[1])))
     return _object([(name, nested.get(name, "%s")) for name in _names(VirtualServerConfig)], 2)
-
-
-# A virtual server's parts that are not one value each: written by _virtual_template.
-_VIRTUAL_PARTS = ("directors", "real_servers", "health_check")
 
 
 @lru_cache(maxsize=None)

@@ -1092,14 +1092,9 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
     return out
 
 
-def _render_checker(hc: HealthCheckConfig, rs: RealServerConfig, port: int, ind: str) -> list[str]:
-    """One real server's checker; `port` is the server's effective port."""
-    return _checker(hc, ind)(rs, port)
-
-
 def _checker(hc: HealthCheckConfig, ind: str) -> Callable[[RealServerConfig, int], list[str]]:
-    """What writes a real server's checker (rs, its effective port -> lines): the lines
-    that do not depend on the real server written once, for all of them."""
+    """What writes a real server's checker: (the real server, its effective port) -> its
+    lines. The lines that do not depend on the real server are written once, for all."""
     if hc.check_type == "none":
         return lambda rs, port: []
     kind = CHECKER_OF[hc.check_type]
