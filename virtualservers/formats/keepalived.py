@@ -1086,37 +1086,33 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
             out.append(f"{ind2}inhibit_on_failure")
         if rs.forwarding and rs.forwarding != forwarding:
             out.append(f"{ind2}lvs_method {LB_KIND_OF[rs.forwarding]}")
-        out.extend(checker(rs, port))
+        if checker:
+            out.append(checker(rs, port))
         out.append(f"{ind}}}")
     out.append("}")
     return out
 
 
-def _checker(hc: HealthCheckConfig, ind: str) -> Callable[[RealServerConfig, int], list[str]]:
+def _checker(hc: HealthCheckConfig, ind: str) -> Callable[[RealServerConfig, int], str] | None:
     """What writes a real server's checker: (the real server, its effective port) -> its
-    lines. The lines that do not depend on the real server are written once, for all."""
+    lines, as one text; None for no checker. The lines that do not depend on the real
+    server are written once, for all."""
     if hc.check_type == "none":
-        return lambda rs, port: []
+        return None
     kind = CHECKER_OF[hc.check_type]
     if _check_uncarriable(hc):
-        left_out = [f"{ind}# lbadmin: {kind} left out: a value holds a quote or a control character"]
-        return lambda rs, port: list(left_out)
+        left_out = f"{ind}# lbadmin: {kind} left out: a value holds a quote or a control character"
+        return lambda rs, port: left_out
     inner = ind + "    "
-    tail = _checker_tail(hc, kind, ind, inner)
+    tail = "\n".join(_checker_tail(hc, kind, ind, inner))
 
-    def lines(rs: RealServerConfig, port: int) -> list[str]:
+    def lines(rs: RealServerConfig, port: int) -> str:
         check_address, check_port = rs.check_address or rs.address, rs.check_port or port
         if kind == "MISC_CHECK":
-            out = [f"{ind}{kind} {{", f'{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"',
-                   f"{inner}misc_timeout {hc.timeout}"]
-        else:
-            out = [f"{ind}{kind} {{"]
-            if rs.check_address:
-                out.append(f"{inner}connect_ip {rs.check_address}")
-            out.append(f"{inner}connect_port {check_port}")
-            out.append(f"{inner}connect_timeout {hc.timeout}")
-        out.extend(tail)
-        return out
+            return (f'{ind}{kind} {{\n{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"\n'
+                    f"{inner}misc_timeout {hc.timeout}\n{tail}")
+        connect_ip = f"{inner}connect_ip {rs.check_address}\n" if rs.check_address else ""
+        return f"{ind}{kind} {{\n{connect_ip}{inner}connect_port {check_port}\n{inner}connect_timeout {hc.timeout}\n{tail}"
 
     return lines
 
