@@ -10,6 +10,9 @@ came after the first documents were written, and those documents still load.
 
 Director names are only checked for form here (valid, each once) and sorted; whether
 those directors exist is for the installation that restores the document to decide.
+
+to_json() gives the document as a dict; to_text() writes it as a file holds it (what
+json.dumps(indent=2) would write, several times faster).
 """
 
 from __future__ import annotations
