@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from virtualservers.formats.backup import BackupError, from_json, to_json
+from virtualservers.formats.backup import BackupError, from_json, to_json, to_text
 from virtualservers.formats.config import Config
 from virtualservers.formats.templates import exchange_2010_cas
 from tests.test_formats_strategies import configs
@@ -37,6 +39,46 @@ def test_it_writes_a_versioned_document():
 @given(configs())
 def test_from_json_of_to_json_gives_back_the_same_configuration_through_real_json(config):
     assert from_json(json.loads(json.dumps(to_json(config)))) == config
+
+
+def indented_json(config: Config) -> str:
+    """The backup text as json.dumps writes it: what to_text() must match byte for byte."""
+    return json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
+
+
+@settings(max_examples=50, deadline=None)
+@given(configs())
+def test_to_text_writes_what_json_dumps_writes(config):
+    assert to_text(config) == indented_json(config)
+
+
+def _every_text_field(config: Config, text: str) -> Config:
+    """The configuration with every text field, and the director names, set to `text`."""
+    objects = [config.cluster, config.redundancy]
+    for vs in config.virtual_servers:
+        objects += [vs, vs.health_check, *vs.real_servers]
+        vs.directors = [text, text + "%s"]
+    for obj in objects:
+        for f in dataclasses.fields(obj):
+            if f.type == "str":
+                setattr(obj, f.name, text)
+    return config
+
+
+@settings(max_examples=50, deadline=None)
+@given(configs(), st.text() | st.sampled_from(["%s", "%(name)s %% %d", "\x00", '"\\\n']))
+def test_to_text_escapes_any_text_as_json_dumps_does(config, text):
+    # Quotes, backslashes, control characters (NUL too), non-ASCII, lone surrogates, %.
+    config = _every_text_field(config, text)
+    assert to_text(config) == indented_json(config)
+
+
+def test_to_text_writes_empty_lists_and_a_configuration_without_virtual_servers_as_json_dumps_does():
+    config = Config(virtual_servers=exchange_2010_cas("EX", "192.0.2.50", "eth0:1", ["192.0.2.21"]))
+    config.virtual_servers[0].real_servers = []
+    assert config.virtual_servers[0].directors == []
+    assert to_text(config) == indented_json(config)
+    assert to_text(Config()) == indented_json(Config())
 
 
 def refused(doc: dict) -> str:

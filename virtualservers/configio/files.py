@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from ..formats.backup import BackupError, from_json, to_json
+from ..formats.backup import BackupError, from_json, to_text
 from ..formats.config import Config
 from ..formats.keepalived import IncludeError, KeepalivedError, Loader, parse_keepalived
 from ..formats.lvscf import LvsCfError, parse_lvscf
@@ -18,8 +18,9 @@ from .store import keep_directors, pin_forwarding
 
 
 def backup_text(config: Config) -> str:
-    """The JSON backup document of a configuration, as written to a file."""
-    return json.dumps(to_json(config), indent=2, ensure_ascii=False) + "\n"
+    """The JSON backup document of a configuration, as written to a file: indented by
+    two, not ASCII-escaped, a final newline (formats.backup.to_text)."""
+    return to_text(config)
 
 
 # --- reading files --------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The configuration in the database, as a formats.Config, both ways.
 
-read_config() reads everything an export or backup needs. write_config() writes a
+read_config() (configio.reading) reads everything an export or backup needs. write_config() writes a
 Config in ONE transaction: every object goes through full_clean() (so the models'
 rules and the database constraints are checked, not only the format's), the first
 refusal rolls everything back, and a real apply is one audit entry plus a reconcile
@@ -25,8 +25,6 @@ database has (none for a new one): a replace import does not forget where a serv
 """
 from __future__ import annotations
 
-import dataclasses
-from functools import lru_cache
 from typing import Callable
 
 from django.core.exceptions import ValidationError
@@ -38,10 +36,8 @@ from lbadmin.models import ClusterSettings, RedundancySettings
 
 from ..formats.changes import Plan, diff_configs, field_difference, show, summary
 from ..formats.config import (
-    LINK_FIELDS,
     ClusterConfig,
     Config,
-    HealthCheckConfig,
     RealServerConfig,
     RedundancyConfig,
     VirtualServerConfig,
@@ -50,6 +46,7 @@ from ..formats.config import (
 )
 from ..models import Director, HealthCheck, RealServer, VirtualServer
 from ..tasks import configuration_changed
+from .reading import read_config
 
 Progress = Callable[[int, int, str], None]
 
@@ -63,47 +60,6 @@ class ConfigRefused(Exception):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
-
-
-# --- database -> Config ---------------------------------------------------------------
-
-
-def _text(value) -> str:
-    return "" if value is None else str(value)
-
-
-@lru_cache(maxsize=None)
-def _scalar_fields(cls) -> tuple[tuple[str, bool], ...]:
-    """(name, is text) of the dataclass's scalar fields: looked up once, not per row."""
-    return tuple((f.name, f.type == "str") for f in dataclasses.fields(cls)
-                 if f.name not in ("real_servers", "health_check") and f.name not in LINK_FIELDS)
-
-
-def _values(model_obj, cls) -> dict:
-    """The dataclass's scalar fields read from a model, blank IPs as ''."""
-    return {name: _text(getattr(model_obj, name)) if text else getattr(model_obj, name)
-            for name, text in _scalar_fields(cls)}
-
-
-def read_config() -> Config:
-    """The whole configuration (not the audit log, not the directors themselves, not runtime health).
-
-    Each virtual server carries the names of the directors it is limited to, sorted.
-    """
-    # Unsaved defaults when a singleton was never saved: reading must not write.
-    cluster = ClusterConfig(**_values(ClusterSettings.objects.filter(pk=1).first() or ClusterSettings(), ClusterConfig))
-    redundancy = RedundancyConfig(**_values(RedundancySettings.objects.filter(pk=1).first() or RedundancySettings(), RedundancyConfig))
-    servers = []
-    for vs in VirtualServer.objects.order_by("name").select_related("health_check").prefetch_related("real_servers", "directors"):
-        try:
-            check = HealthCheckConfig(**_values(vs.health_check, HealthCheckConfig))
-        except HealthCheck.DoesNotExist:
-            check = HealthCheckConfig()
-        real = [RealServerConfig(**_values(rs, RealServerConfig)) for rs in sorted(vs.real_servers.all(), key=lambda r: r.name)]
-        directors = sorted(d.name for d in vs.directors.all())
-        servers.append(VirtualServerConfig(**_values(vs, VirtualServerConfig), directors=directors,
-                                           real_servers=real, health_check=check))
-    return Config(cluster=cluster, redundancy=redundancy, virtual_servers=servers)
 
 
 # --- Config -> database ---------------------------------------------------------------

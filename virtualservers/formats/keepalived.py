@@ -1051,15 +1051,17 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
     head = f"fwmark {vs.fwmark}" if vs.fwmark is not None else f"{vs.address} {vs.port}"
     out = [f"# {vs.name}", f"virtual_server {head} {{"]
     ind = "    "
+    ind2 = ind * 2
 
     def put(text: str, level: int = 1) -> None:
         out.append(ind * level + text)
 
+    forwarding = effective_forwarding(config, vs)
     put(f"delay_loop {hc.interval}")
     put(f"lb_algo {vs.scheduler}")
     for flag in v.split_sched_flags(vs.sched_flags):
         put(flag)  # keepalived's keyword is ipvsadm's name; it must follow lb_algo, which it checks
-    put(f"lb_kind {LB_KIND_OF[effective_forwarding(config, vs)]}")
+    put(f"lb_kind {LB_KIND_OF[forwarding]}")
     if vs.persistent:
         put(f"persistence_timeout {vs.persistent}")
         if vs.pmask:
@@ -1072,40 +1074,52 @@ def _render_virtual(config: Config, vs: VirtualServerConfig) -> list[str]:
     if vs.sorry_server:
         sorry_port = vs.sorry_port or (vs.port if vs.fwmark is None else None)
         put(f"sorry_server {vs.sorry_server}" + (f" {sorry_port}" if sorry_port else ""))
+    # Per real server only what differs between them; the check's own lines once.
+    checker = _checker(hc, ind2)
     for rs in vs.real_servers:
         if rs.admin_state == "disabled":
             continue
         port = rs.port or vs.port
-        put(f"real_server {rs.address} {port} {{")
-        put(f"weight {0 if rs.admin_state == 'draining' else rs.weight}", 2)
+        out.append(f"{ind}real_server {rs.address} {port} {{")
+        out.append(f"{ind2}weight {0 if rs.admin_state == 'draining' else rs.weight}")
         if vs.quiesce_server:
-            put("inhibit_on_failure", 2)
-        if rs.forwarding and rs.forwarding != effective_forwarding(config, vs):
-            put(f"lvs_method {LB_KIND_OF[rs.forwarding]}", 2)
-        out.extend(_render_checker(hc, rs, port, ind * 2))
-        put("}")
+            out.append(f"{ind2}inhibit_on_failure")
+        if rs.forwarding and rs.forwarding != forwarding:
+            out.append(f"{ind2}lvs_method {LB_KIND_OF[rs.forwarding]}")
+        if checker:
+            out.append(checker(rs, port))
+        out.append(f"{ind}}}")
     out.append("}")
     return out
 
 
-def _render_checker(hc: HealthCheckConfig, rs: RealServerConfig, port: int, ind: str) -> list[str]:
-    """One real server's checker; `port` is the server's effective port."""
+def _checker(hc: HealthCheckConfig, ind: str) -> Callable[[RealServerConfig, int], str] | None:
+    """What writes a real server's checker: (the real server, its effective port) -> its
+    lines, as one text; None for no checker. The lines that do not depend on the real
+    server are written once, for all."""
     if hc.check_type == "none":
-        return []
+        return None
     kind = CHECKER_OF[hc.check_type]
-    inner = ind + "    "
-    check_address, check_port = rs.check_address or rs.address, rs.check_port or port
     if _check_uncarriable(hc):
-        return [f"{ind}# lbadmin: {kind} left out: a value holds a quote or a control character"]
-    out = [f"{ind}{kind} {{"]
-    if kind == "MISC_CHECK":
-        out.append(f'{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"')
-        out.append(f"{inner}misc_timeout {hc.timeout}")
-    else:
-        if rs.check_address:
-            out.append(f"{inner}connect_ip {rs.check_address}")
-        out.append(f"{inner}connect_port {check_port}")
-        out.append(f"{inner}connect_timeout {hc.timeout}")
+        left_out = f"{ind}# lbadmin: {kind} left out: a value holds a quote or a control character"
+        return lambda rs, port: left_out
+    inner = ind + "    "
+    tail = "\n".join(_checker_tail(hc, kind, ind, inner))
+
+    def lines(rs: RealServerConfig, port: int) -> str:
+        check_address, check_port = rs.check_address or rs.address, rs.check_port or port
+        if kind == "MISC_CHECK":
+            return (f'{ind}{kind} {{\n{inner}misc_path "{substitute(hc.send_program, check_address, check_port)}"\n'
+                    f"{inner}misc_timeout {hc.timeout}\n{tail}")
+        connect_ip = f"{inner}connect_ip {rs.check_address}\n" if rs.check_address else ""
+        return f"{ind}{kind} {{\n{connect_ip}{inner}connect_port {check_port}\n{inner}connect_timeout {hc.timeout}\n{tail}"
+
+    return lines
+
+
+def _checker_tail(hc: HealthCheckConfig, kind: str, ind: str, inner: str) -> list[str]:
+    """A checker's lines after its target: the same for every real server."""
+    out: list[str] = []
     if kind in ("HTTP_GET", "SSL_GET"):
         if hc.http_host:
             out.append(f"{inner}virtualhost {_ka_string(hc.http_host)}")
