@@ -1,0 +1,111 @@
+"""The Prometheus text format (0.0.4) of /metrics's own families, byte for byte what
+prometheus_client.generate_latest writes for the same families, in a fraction of its time.
+
+Why a writer of our own: generate_latest checks and escapes every label *name* of every
+sample again, sorts each sample's labels and builds a dict per sample: about 13 us a sample,
+0.5 s of the 0.87 s that /metrics took at 1,000 services x 8 real servers (39,000 series).
+Here the label names are constants, checked once when a family is declared (Family), and
+sorted once into a line template; label values are escaped as the format requires
+(backslash, double quote, newline), after one search of a family's values for those three
+characters finds any. Values go through prometheus_client's own floatToGoString, once per
+distinct integer of a scrape.
+prometheus_client stays the oracle: tests/test_metrics_exposition.py compares the bytes
+with generate_latest's and parses them back with its parser.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import chain
+from operator import itemgetter
+
+from prometheus_client.utils import floatToGoString
+from prometheus_client.validation import METRIC_LABEL_NAME_RE, METRIC_NAME_RE, RESERVED_METRIC_LABEL_NAME_RE
+
+KINDS = ("counter", "gauge")
+
+Rows = Mapping[tuple[str, ...], float]  # label values, in the family's label order -> value
+
+
+class Family:
+    """One declared family: its name, kind, help text and label names, checked here once
+    (classic names only: the text is then the same in format 0.0.4 and 1.0.0)."""
+
+    def __init__(self, name: str, kind: str, documentation: str, labels: tuple[str, ...]) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"{name}: kind must be one of {KINDS}, not {kind!r}")
+        if not METRIC_NAME_RE.match(name) or (kind == "counter" and name.endswith("_total")):
+            raise ValueError(f"not a classic metric name (or a counter named _total): {name!r}")
+        for label in labels:
+            if not METRIC_LABEL_NAME_RE.match(label) or RESERVED_METRIC_LABEL_NAME_RE.match(label):
+                raise ValueError(f"{name}: not a classic label name: {label!r}")
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"{name}: a label named twice: {labels}")
+        self.name, self.kind, self.documentation, self.labels = name, kind, documentation, tuple(labels)
+        # generate_latest's spelling: a counter's samples, HELP and TYPE carry _total.
+        sample = name + "_total" if kind == "counter" else name
+        text = documentation.replace("\\", r"\\").replace("\n", r"\n")
+        self.header = f"# HELP {sample} {text}\n# TYPE {sample} {kind}\n"
+        # Labels in name order, as generate_latest sorts them; names and metric names
+        # hold no "%" (checked above), so the template's only fields are ours.
+        order = sorted(range(len(labels)), key=lambda i: labels[i])
+        self._sample = sample
+        self._template = "{" + ",".join(f'{labels[i]}="%s"' for i in order) + "}" if labels else ""
+        self._pick = itemgetter(*order) if len(order) > 1 and order != sorted(order) else None
+
+    def text(self, rows: Rows, values: ValueText, shared: dict[tuple[str, ...], str] | None = None) -> str:
+        """The family's lines: HELP, TYPE and one line a sample, in the order of `rows`.
+        `shared`: the label texts of this scrape's families with the same label names (the
+        kernel's three numbers per real server, its five counters per service), which
+        mostly hold the same series: each series' labels are written once."""
+        if not self.labels:
+            parts = [""] * len(rows)
+        elif shared is None:
+            parts = self._label_texts(list(rows))
+        else:
+            missing = [key for key in rows if key not in shared]
+            if missing:
+                shared.update(zip(missing, self._label_texts(missing)))
+            parts = [shared[key] for key in rows]
+        sample, go = self._sample, floatToGoString
+        return self.header + "".join([f"{sample}{part} {values[value] if type(value) is int else go(value)}\n"
+                                      for part, value in zip(parts, rows.values())])
+
+    def _label_texts(self, keys: list[tuple[str, ...]]) -> list[str]:
+        template, pick = self._template, self._pick
+        if _needs_escaping(keys):
+            keys = [tuple(escape(value) for value in key) for key in keys]
+        if pick is not None:
+            return [template % pick(key) for key in keys]
+        if len(self.labels) == 1:
+            return [template % key[0] for key in keys]
+        return [template % key for key in keys]
+
+
+class ValueText(dict):
+    """Integer sample values as text, by floatToGoString, each made once per scrape (most
+    values are small counts, repeated thousands of times). Family.text asks it for
+    integers only: 0.0 and -0.0 are equal keys but not the same text."""
+
+    def __missing__(self, value: int) -> str:
+        text = self[value] = floatToGoString(value)
+        return text
+
+
+def escape(value: str) -> str:
+    """A label value as format 0.0.4 writes it (prometheus_client's order of replacements)."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _needs_escaping(keys: Iterable[tuple[str, ...]]) -> bool:
+    values = "".join(chain.from_iterable(keys))  # an error for a value that is not text, as in generate_latest
+    return "\\" in values or '"' in values or "\n" in values
+
+
+def generate(families: Iterable[tuple[Family, Rows]]) -> bytes:
+    """The exposition of `families`, in their order, as generate_latest encodes it."""
+    families = list(families)
+    values = ValueText()
+    label_sets = Counter(family.labels for family, _ in families)
+    shared: dict[tuple[str, ...], dict] = {labels: {} for labels, count in label_sets.items() if count > 1}
+    return "".join([family.text(rows, values, shared.get(family.labels)) for family, rows in families]).encode("utf-8")
