@@ -14,7 +14,6 @@ with generate_latest's and parses them back with its parser.
 """
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from itertools import chain
 from operator import itemgetter
@@ -53,20 +52,20 @@ class Family:
         self._template = "{" + ",".join(f'{labels[i]}="%s"' for i in order) + "}" if labels else ""
         self._pick = itemgetter(*order) if len(order) > 1 and order != sorted(order) else None
 
-    def text(self, rows: Rows, values: ValueText, shared: dict[tuple[str, ...], str] | None = None) -> str:
+    def text(self, rows: Rows, values: ValueText, written: dict[tuple[str, ...], tuple[list, list[str]]]) -> str:
         """The family's lines: HELP, TYPE and one line a sample, in the order of `rows`.
-        `shared`: the label texts of this scrape's families with the same label names (the
-        kernel's three numbers per real server, its five counters per service), which
-        mostly hold the same series: each series' labels are written once."""
-        if not self.labels:
-            parts = [""] * len(rows)
-        elif shared is None:
-            parts = self._label_texts(list(rows))
+        `written`: per label names, the series and label texts of this scrape's latest
+        family with those names. Families filled together (the kernel's three numbers per
+        real server, its five counters per service) hold the same series in the same
+        order, which one list comparison tells (the same tuples: identity, no hashing):
+        their labels are then written once."""
+        keys = list(rows)
+        last = written.get(self.labels)
+        if last is not None and last[0] == keys:
+            parts = last[1]
         else:
-            missing = [key for key in rows if key not in shared]
-            if missing:
-                shared.update(zip(missing, self._label_texts(missing)))
-            parts = [shared[key] for key in rows]
+            parts = self._label_texts(keys) if self.labels else [""] * len(keys)
+            written[self.labels] = (keys, parts)
         sample, go = self._sample, floatToGoString
         return self.header + "".join([f"{sample}{part} {values[value] if type(value) is int else go(value)}\n"
                                       for part, value in zip(parts, rows.values())])
@@ -104,8 +103,5 @@ def _needs_escaping(keys: Iterable[tuple[str, ...]]) -> bool:
 
 def generate(families: Iterable[tuple[Family, Rows]]) -> bytes:
     """The exposition of `families`, in their order, as generate_latest encodes it."""
-    families = list(families)
-    values = ValueText()
-    label_sets = Counter(family.labels for family, _ in families)
-    shared: dict[tuple[str, ...], dict] = {labels: {} for labels, count in label_sets.items() if count > 1}
-    return "".join([family.text(rows, values, shared.get(family.labels)) for family, rows in families]).encode("utf-8")
+    values, written = ValueText(), {}
+    return "".join([family.text(rows, values, written) for family, rows in families]).encode("utf-8")
