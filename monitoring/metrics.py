@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import CharField, ExpressionWrapper, F, OuterRef, Subquery
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from lbadmin.models import ClusterSettings, Director
@@ -314,8 +314,11 @@ def configuration_families(out: Families) -> None:
         servers[vs.pk] = (vs, labels, vs.forwarding or network)
         info.setdefault((*labels, vs.name), 1)
         active.setdefault(labels, int(vs.active))
+    # The address as stored, without IPAddressField's conversion of each row (6 ms of
+    # 8,000): normalize_address gives the same text from any spelling of an address.
+    stored_address = ExpressionWrapper(F("address"), output_field=CharField())
     for vs_id, address, port, name, health, admin_state, forwarding in RealServer.objects.values_list(
-            "virtual_server_id", "address", "port", "name", "health", "admin_state", "forwarding"):
+            "virtual_server_id", stored_address, "port", "name", "health", "admin_state", "forwarding"):
         if vs_id not in servers:
             continue  # its virtual server came after the read above: the next scrape has both
         vs, labels, vs_forwarding = servers[vs_id]
