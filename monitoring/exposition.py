@@ -52,8 +52,11 @@ class Family:
         self._template = "{" + ",".join(f'{labels[i]}="%s"' for i in order) + "}" if labels else ""
         self._pick = itemgetter(*order) if len(order) > 1 and order != sorted(order) else None
 
-    def text(self, rows: Rows, values: ValueText, written: dict[tuple[str, ...], tuple[list, list[str]]]) -> str:
-        """The family's lines: HELP, TYPE and one line a sample, in the order of `rows`.
+    def write(self, out: list[str], rows: Rows, values: ValueText,
+              written: dict[tuple[str, ...], tuple[list, list[str]]]) -> None:
+        """Append the family's text to `out`: HELP, TYPE and one line a sample, in the order
+        of `rows`, as pieces that generate() joins once (a string a line, then one a family,
+        would copy the 6.6 MB of text twice more).
         `written`: per label names, the series and label texts of this scrape's latest
         family with those names. Families filled together (the kernel's three numbers per
         real server, its five counters per service) hold the same series in the same
@@ -66,9 +69,12 @@ class Family:
         else:
             parts = self._label_texts(keys) if self.labels else [""] * len(keys)
             written[self.labels] = (keys, parts)
-        sample, go = self._sample, floatToGoString
-        return self.header + "".join([f"{sample}{part} {values[value] if type(value) is int else go(value)}\n"
-                                      for part, value in zip(parts, rows.values())])
+        go = floatToGoString
+        out.append(self.header)
+        start = len(out)
+        out += [self._sample, "", " ", "", "\n"] * len(keys)  # name, labels, " ", value, "\n"
+        out[start + 1::5] = parts
+        out[start + 3::5] = [values[value] if type(value) is int else go(value) for value in rows.values()]
 
     def _label_texts(self, keys: list[tuple[str, ...]]) -> list[str]:
         template, pick = self._template, self._pick
@@ -103,5 +109,8 @@ def _needs_escaping(keys: Iterable[tuple[str, ...]]) -> bool:
 
 def generate(families: Iterable[tuple[Family, Rows]]) -> bytes:
     """The exposition of `families`, in their order, as generate_latest encodes it."""
+    out: list[str] = []
     values, written = ValueText(), {}
-    return "".join([family.text(rows, values, written) for family, rows in families]).encode("utf-8")
+    for family, rows in families:
+        family.write(out, rows, values, written)
+    return "".join(out).encode("utf-8")
