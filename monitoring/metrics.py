@@ -25,6 +25,12 @@ servers and README gives the figure):
 - a virtual server's name once, in lbadmin_virtual_server_info, joined in queries with
   `* on (local_address, local_port, proto, local_mark) group_left (name)`, so renaming one
   does not cut the history of its counters.
+
+At that size a scrape reads 9,000 rows and a 2.8 MB snapshot and writes 39,000 series
+(6.6 MB), so it reads rows rather than model instances, keeps samples as plain tuples
+(Families) and is written by monitoring.exposition, byte for byte what prometheus_client's
+generate_latest writes for the same families (tests/test_metrics_exposition.py) in a
+tenth of its time.
 """
 from __future__ import annotations
 
