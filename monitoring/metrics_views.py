@@ -14,12 +14,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 
 from lbadmin import api_tokens
 from lbadmin.roles import VIEWER, check_role
 
-from .metrics import registry
+from .metrics import scrape
 
 
 def _allowed_address(request: HttpRequest) -> bool:
@@ -51,5 +51,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     elif not _allowed_address(request):
         return _unauthorized()
     # Every name is a classic one, so the text is the same in format 0.0.4, which every
-    # Prometheus (and other scrapers) reads; 1.0.0 only adds UTF-8 names.
-    return HttpResponse(generate_latest(registry()), content_type=CONTENT_TYPE_PLAIN_0_0_4)
+    # Prometheus (and other scrapers) reads; 1.0.0 only adds UTF-8 names. Written by
+    # monitoring.exposition, byte for byte prometheus_client's generate_latest, faster.
+    return HttpResponse(scrape().exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
