@@ -38,7 +38,7 @@ from virtualservers.models import RealServer, VirtualServer
 from .history_store import (BUFFER_TTL, COARSE_CHUNK, COARSE_COLUMNS, COARSE_KEEP_DAYS, COARSE_STEP, FIELDS,
                             FINE_CHUNK, FINE_KEEP, FINE_SLOTS, FINE_STEP, NAN, bucket_avg, bucket_max, chunk_start,
                             decode, downsample_fine, empty, encode)
-from .live_poller import SNAPSHOT_KEY
+from .live_poller import SNAPSHOT_KEY, parse_snapshot
 from .live_table import STALE_POLLS, poll_interval
 from .models import HistoryChunk
 
@@ -88,7 +88,7 @@ def fresh_snapshots(now: float) -> list[dict]:
     limit = max(FINE_STEP, STALE_POLLS * poll_interval())
     snapshots = []
     for raw in get_redis().mget(keys):
-        snapshot = json.loads(raw) if raw else None
+        snapshot = parse_snapshot(raw) if raw else None
         if snapshot and snapshot.get("ok") and now - float(snapshot.get("time", 0)) <= limit:
             snapshots.append(snapshot)
     return snapshots

@@ -34,7 +34,6 @@ tenth of its time.
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -53,7 +52,7 @@ from virtualservers.models import ApplyRun, RealServer, VirtualServer
 from .checker_alarm import CHECKER_KEY, checker_alarm
 from .exposition import Family, generate
 from .health_counter import LAST_RESULT_KEY
-from .live_poller import SNAPSHOT_KEY, drifted
+from .live_poller import SNAPSHOT_KEY, drifted, parse_snapshot
 from .live_table import STALE_POLLS, poll_interval
 
 log = logging.getLogger(__name__)
@@ -217,7 +216,7 @@ def read_redis(directors: list[Director]) -> RedisReading:
 
 def _json(raw: str | None) -> dict | None:
     try:
-        return json.loads(raw) if raw else None
+        return parse_snapshot(raw) if raw else None
     except ValueError:
         return None
 
