@@ -235,23 +235,8 @@ def live_families(out: Families, directors: list[Director], reading: RedisReadin
             continue
         out.add("lbadmin_director_reachable", int(bool(snapshot.get("ok"))), director.name)
         if snapshot.get("ok"):
-            out.add("lbadmin_director_drift", int(_drifted(director, snapshot)), director.name)
+            out.add("lbadmin_director_drift", int(drifted(director, snapshot.get("table", ""))), director.name)
             kernel_families(out, director.name, snapshot)
-
-
-# The drift verdict per director, kept while neither the kernel's table nor the applied
-# one changed: parsing two 8,000-line tables at every scrape would be the scrape's main
-# cost. Keyed by the two texts, not by the snapshot's time: the poller writes a new
-# snapshot every poll interval, far more often than a table changes.
-_drift_memo: dict[int, tuple[str, str, bool]] = {}
-
-
-def _drifted(director: Director, snapshot: dict) -> bool:
-    table, applied = snapshot.get("table", ""), director.applied_table
-    memo = _drift_memo.get(director.pk)
-    if memo is None or memo[0] != table or memo[1] != applied:
-        memo = _drift_memo[director.pk] = (table, applied, drifted(director, table))
-    return memo[2]
 
 
 KERNEL_COUNTERS = (("lbadmin_ipvs_connections", "conns"), ("lbadmin_ipvs_incoming_packets", "inpkts"),

@@ -59,6 +59,14 @@ def test_drift_is_a_kernel_that_differs_from_the_last_verified_table(served):
     served.applied_table = ipvs.render(table)
     assert not drifted(served, ipvs.render(table))
     assert drifted(served, "")
+    # The verdict is remembered per director, but only for the same two texts: a new
+    # verified table (the kernel's unchanged) or a new reading is judged again.
+    assert not drifted(served, ipvs.render(table))
+    other = ipvs.render(table).replace(" -s rr", " -s wlc")
+    assert other != ipvs.render(table)
+    served.applied_table = other
+    assert drifted(served, ipvs.render(table))
+    assert not drifted(served, other)
 
 
 # --- a reading that is not current says so, in place ------------------------------------
