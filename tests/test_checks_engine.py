@@ -12,9 +12,13 @@ import pytest
 from monitoring.checks import CheckResult, CheckSpec, Scheduler, Target, run_batch, run_check
 from monitoring.checks.connect_prober import ConnectProber, can_probe
 from tests.test_checks_support import (
+    HttpReply,
+    SeenRequest,
     ServerLoop,
     accept_and_wait,
     closed_port,
+    http_server,
+    owa_route,
     servers,  # noqa: F401  (fixture)
     servers_session,  # noqa: F401  (fixture)
     stall,
@@ -299,7 +303,8 @@ def test_the_connect_prober_reuses_its_sockets_and_every_connection_still_ends_i
 ) -> None:
     """A check's socket is reset (connect to AF_UNSPEC) and kept for the next check: the
     servers must still see each connection end in an RST, never a FIN or an idle socket,
-    and results must not leak from one check into the next (refused, timed out, IPv6)."""
+    and results must not leak from one check into the next (refused, timed out, IPv6,
+    HTTP exchanges on the same sockets, chunked or not, up or 503)."""
     from monitoring.checks import connect_prober
 
     created: list[int] = []
@@ -317,7 +322,14 @@ def test_the_connect_prober_reuses_its_sockets_and_every_connection_still_ends_i
     up6 = CheckSpec("tcp", host="::1", port=servers.tcp(record_the_end, host="::1"), timeout=2)
     refused = tcp(closed_port())
     silent = tcp(unresponsive_port, timeout=0.2)
-    sequence = [up, up, refused, up, up6, up6, silent, up, refused, up] * 3
+    seen: list[SeenRequest] = []
+    owa = CheckSpec("http", host="127.0.0.1", port=servers.tcp(http_server(owa_route(True), seen)),
+                    http_path="/owa", http_body="Outlook", timeout=2)
+    chunked = CheckSpec("http", host="127.0.0.1", timeout=2, http_path="/", http_body="chunk",
+                        port=servers.tcp(http_server(lambda request: HttpReply(200, b"in a chunk or two", chunked=True))))
+    broken = CheckSpec("http", host="127.0.0.1", port=servers.tcp(http_server(owa_route(False))), http_path="/owa",
+                       timeout=2)
+    sequence = [up, up, refused, owa, up, up6, chunked, up6, silent, up, broken, refused, up, owa] * 3
 
     async def one_by_one() -> list[str]:
         prober = ConnectProber(lambda key, result: done.set_result(result))
@@ -331,12 +343,14 @@ def test_the_connect_prober_reuses_its_sockets_and_every_connection_still_ends_i
 
     reasons = asyncio.run(one_by_one())
     expected = {up: "connected", up6: "connected", refused: "connection refused",
-                silent: "timed out after 0.2 s connecting"}
+                silent: "timed out after 0.2 s connecting", owa: "HTTP 200, body matched",
+                chunked: "HTTP 200, body matched", broken: "HTTP 503"}
     assert reasons == [expected[spec] for spec in sequence]
     deadline = time.monotonic() + 2
     connected = sum(spec in (up, up6) for spec in sequence)
     while len(ends) < connected and time.monotonic() < deadline:
         time.sleep(0.01)
     assert ends == ["RST"] * connected
+    assert [request.path for request in seen] == ["/owa"] * sequence.count(owa)
     # New sockets only at the start and after each timeout (a timed-out socket is closed).
-    assert len(created) < len(sequence) / 3, created
+    assert len(created) < len(sequence) / 5, created

@@ -8,13 +8,14 @@ own, whose single fd the event loop watches, and the deadlines sit in one FIFO p
 timeout (connects with the same timeout expire in the order they started, so a deque
 is already sorted).
 
-Sockets are reused: once a connect has an answer (connected or refused), connect() to
-an AF_UNSPEC address resets the socket (the kernel's tcp_disconnect: an RST to a server
+Sockets are reused: once a check has its answer (a connect connected or refused, an
+HTTP exchange judged), connect() to an AF_UNSPEC address resets the socket (the kernel's tcp_disconnect: an RST to a server
 that accepted, as closing with SO_LINGER 0 sends) and it waits, still in the epoll set
 but disarmed (EPOLLONESHOT), for the next check. Per check then: three system calls
 (connect, epoll_ctl to re-arm, the disconnect) where a new socket took five (socket,
 setsockopt, connect, epoll_ctl, close), and the kernel allocates and frees no socket,
-file or descriptor: measured, 5 us of the 30 a check cost. At most as many sockets as
+file or descriptor: measured, 5 us of the 30 a check cost. Every event is one-shot, so
+an HTTP exchange re-arms its socket after each step that does not end it. At most as many sockets as
 checks were ever in flight at once are kept (the Scheduler bounds that). A timed-out or
 failed socket is closed, never reused. Where libc's connect cannot be reached (not
 Linux), every check has a new socket, as before.
@@ -54,9 +55,12 @@ log = logging.getLogger(__name__)
 _NONBLOCKING_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
 # Bound once: start_to runs thousands of times a second, and module attribute lookups
 # there were a measurable part of a check's own cost.
-_SOL_SOCKET, _SO_LINGER, _EINPROGRESS, _EPOLLOUT = socket.SOL_SOCKET, socket.SO_LINGER, errno.EINPROGRESS, select.EPOLLOUT
+_SOL_SOCKET, _SO_LINGER, _EINPROGRESS = socket.SOL_SOCKET, socket.SO_LINGER, errno.EINPROGRESS
 _new_socket = _socket.socket
-_ARMED = select.EPOLLOUT | select.EPOLLONESHOT  # one event, then disarmed until re-armed
+# One event, then disarmed until re-armed: a socket between checks stays in the epoll
+# set silent (a reset socket is always "ready": EPOLLOUT | EPOLLHUP).
+_ARMED = select.EPOLLOUT | select.EPOLLONESHOT
+_ARMED_TO_READ = select.EPOLLIN | select.EPOLLONESHOT
 _SPARE_LIMIT = 4096  # per address family; the Scheduler has at most 512 checks in flight
 
 
@@ -159,7 +163,7 @@ class ConnectProber:
         """Begin one connect to an address probe_address() gave; with `http` (the spec
         and its http_exchange()), an HTTP check over it."""
         started = _clock()
-        spare = self._spare.get(family) if http is None else None
+        spare = self._spare.get(family)
         if spare:
             sock = spare.pop()
             error = sock.connect_ex(sockaddr)
@@ -180,12 +184,8 @@ class ConnectProber:
             self._finish(key, started, not error, reason)
             return
         fd = sock.fileno()
-        if http is None:
-            pending = (key, sock, timeout, started)
-            arm(fd, _ARMED)
-        else:
-            pending = _Exchange(key, sock, timeout, started, *http)
-            arm(fd, _EPOLLOUT)
+        pending = (key, sock, timeout, started) if http is None else _Exchange(key, sock, timeout, started, *http)
+        arm(fd, _ARMED)
         self._pending[fd] = pending
         deadline = started + timeout
         queue = self._deadlines.get(timeout)
@@ -241,7 +241,8 @@ class ConnectProber:
                 self._on_result(key, CheckResult(True, round((_clock() - started) * 1000.0, 3), _CONNECTED))
 
     def _exchange_ready(self, fd: int, events: int, exchange: _Exchange) -> None:
-        """One step of an HTTP check: connected (send the request), or data to read."""
+        """One step of an HTTP check: connected (send the request), or data to read.
+        Every step ends the exchange or re-arms its socket for the next event."""
         sock = exchange.sock
         try:
             if exchange.phase == "connecting":
@@ -251,26 +252,34 @@ class ConnectProber:
                     return
                 exchange.phase = "waiting for the response"
                 sock.send(exchange.request)  # a few hundred bytes into an empty buffer: all of it
-                self._epoll.modify(fd, select.EPOLLIN)
+                self._rearm(fd, _ARMED_TO_READ)
                 return
             chunk = sock.recv(65536)
             received = exchange.received = exchange.received + chunk if exchange.received else chunk
             outcome, exchange.phase = judge_buffered(exchange.spec, exchange.ranges, received, not chunk)
         except BlockingIOError:
+            self._rearm(fd, _ARMED_TO_READ)  # nothing to read after all: wait again
             return
         except OSError as exc:
             self._end_exchange(fd, exchange, False, describe_error(exc))
             return
         except Exception as exc:  # a bug must not stop the checker; it shows as a reason
             log.exception("HTTP check crashed")
-            self._end_exchange(fd, exchange, False, f"check failed: {describe_error(exc)}")
+            self._end_exchange(fd, exchange, False, f"check failed: {describe_error(exc)}", reuse=False)
             return
-        if outcome is not None:
+        if outcome is None:
+            self._rearm(fd, _ARMED_TO_READ)
+        else:
             self._end_exchange(fd, exchange, *outcome)
 
-    def _end_exchange(self, fd: int, exchange: _Exchange, ok: bool, reason: str) -> None:
+    def _end_exchange(self, fd: int, exchange: _Exchange, ok: bool, reason: str, reuse: bool = True) -> None:
+        """The exchange's last event was delivered (its socket is disarmed): reset the
+        socket for the next check, or close it after a crash."""
         del self._pending[fd]
-        exchange.sock.close()
+        if reuse:
+            self._recycle(exchange.sock)
+        else:
+            exchange.sock.close()
         self._finish(exchange.key, exchange.started, ok, one_line(reason))
 
     def _arm(self, when: float) -> None:
