@@ -22,7 +22,10 @@ virtual = FormResource(
     VirtualServerForm, "VirtualServer",
     extra_out={"active": bool, "real_servers": int},
     extra_values=lambda vs: {"active": vs.active, "real_servers": getattr(vs, "real_count", None)
-                             if hasattr(vs, "real_count") else vs.real_servers.count()})
+                             if hasattr(vs, "real_count") else vs.real_servers.count()},
+    creation_fields={"active": forms.BooleanField(
+        required=False, label="Active", help_text="Only when adding: true adds it active (applied at once). "
+                                                  "Default false: POST .../activate once its real servers are in.")})
 real = FormResource(
     RealServerForm, "RealServer",
     extra_out={"virtual_server": int, "admin_state": str, "health": str, "health_reason": str},

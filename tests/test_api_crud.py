@@ -30,6 +30,17 @@ def test_it_adds_a_virtual_server_with_its_check_and_audits_it_via_api(api):
     assert entry.message.startswith("via API, token deploy (")
 
 
+def test_a_virtual_server_can_be_added_active(api):
+    """As a real server can: the one call an automation makes, instead of add then activate.
+    Sent on a change, `active` is only the activate endpoint's business: not changed."""
+    body = api.post("/virtual-servers", {**NEW_VS, "active": True}).json()
+    vs = VirtualServer.objects.get(pk=body["id"])
+    assert body["active"] is True and vs.active
+    assert AuditEntry.objects.get(action="create", object_type="VirtualServer").after["active"] is True
+    changed = api.patch(f"/virtual-servers/{vs.pk}", {"active": False, "port": 8080}).json()
+    assert changed["port"] == 8080 and changed["active"] is True
+
+
 def test_it_answers_the_forms_messages_by_field(api):
     response = api.post("/virtual-servers", {**NEW_VS, "address": "not-an-ip", "port": 70000})
     assert response.status_code == 422

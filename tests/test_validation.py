@@ -219,3 +219,15 @@ def test_ids_too_large_for_a_row_select_nothing_instead_of_failing(admin_client)
     response = admin_client.post(reverse("health_try", args=[vs.pk]), {"real_server": BIG_ID})
     assert response.status_code == 200
     assert "Choose one of this virtual server" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_new_virtual_server_is_added_inactive_unless_ticked_active(admin_client):
+    assert admin_client.post(reverse("virtual_add"), GOOD_VS).status_code == 302
+    assert admin_client.post(reverse("virtual_add"), {**GOOD_VS, "name": "Ticked", "port": "8443",
+                                                      "active": "on"}).status_code == 302
+    assert dict(VirtualServer.objects.values_list("name", "active")) == {GOOD_VS["name"]: False, "Ticked": True}
+    # The box is on the add page only: ACTIVATE and DEACTIVATE say it afterwards.
+    ticked = VirtualServer.objects.get(name="Ticked")
+    assert 'name="active"' not in admin_client.get(reverse("virtual_edit", args=[ticked.pk])).content.decode()
+    assert 'name="active"' in admin_client.get(reverse("virtual_add")).content.decode()

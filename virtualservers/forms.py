@@ -37,6 +37,20 @@ class VirtualServerForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.initial["sched_flags"] = rules.split_sched_flags(self.initial.get("sched_flags", ""))
+        if self.instance.pk is None:
+            # A new virtual server has no real server yet: it is added inactive unless the
+            # operator says otherwise (the API's clients add all in one go); later the
+            # list's ACTIVATE / DEACTIVATE say it.
+            self.fields["active"] = forms.BooleanField(
+                required=False, initial=False, label="Active",
+                help_text="Ticked: applied to the directors at once, with the real servers it has (none yet). "
+                          "Unticked: added inactive, to ACTIVATE from the list once its real servers are in.")
+
+    def clean(self):
+        cleaned = super().clean()
+        if "active" in self.fields:
+            self.instance.active = bool(cleaned.get("active"))
+        return cleaned
 
     def clean_sched_flags(self) -> str:
         # Stored as text in a fixed order; the model checks them against the scheduler.
